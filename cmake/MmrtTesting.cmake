@@ -1,0 +1,30 @@
+# mmrt_add_test(NAME SOURCES a.cpp b.cpp LIBS lib... [LABELS l...])
+# One doctest executable per call, registered with ctest under the same name.
+function(mmrt_add_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  if(NOT MMRT_TESTS)
+    return()
+  endif()
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE mmrt_doctest_main ${T_LIBS})
+  target_compile_definitions(${name} PRIVATE
+    MMRT_SOURCE_DIR="${PROJECT_SOURCE_DIR}" MMRT_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  add_test(NAME ${name} COMMAND ${name} WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
+  if(T_LABELS)
+    set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}")
+  endif()
+endfunction()
+
+# mmrt_add_fuzzer(NAME SOURCES a.cpp LIBS lib...) builds a libFuzzer target when MMRT_FUZZ is on
+# (configure with clang++). scripts/test runs each for a few seconds.
+function(mmrt_add_fuzzer name)
+  cmake_parse_arguments(F "" "" "SOURCES;LIBS" ${ARGN})
+  if(NOT MMRT_FUZZ)
+    return()
+  endif()
+  add_executable(${name} ${F_SOURCES})
+  target_link_libraries(${name} PRIVATE ${F_LIBS})
+  target_compile_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
+  set_property(GLOBAL APPEND PROPERTY MMRT_FUZZERS ${name})
+endfunction()
