@@ -1,0 +1,48 @@
+// The weights a plugin instance reads through MmrtWeightsApi: a memory-mapped checkpoint whose tensors
+// are converted to the compute dtype and device on first request and kept until the instance is gone.
+//
+// Thread-safe: get() may race with itself (one mutex guards the converted-tensor cache). The object must
+// outlive every plugin instance created with it.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/backend/tensor.hpp"
+#include "core/model/checkpoint.h"
+#include "plugin_api/mmrt_abi.h"
+
+namespace mmrt::backend {
+
+class WeightStore {
+ public:
+  WeightStore(const model::Checkpoint& checkpoint, MmrtDevice device, MmrtDataType compute_dtype);
+
+  const MmrtWeightsApi* api() const;
+  MmrtWeights* handle() { return reinterpret_cast<MmrtWeights*>(this); }
+
+  // Checkpoint tensors the plugin neither read nor ignored: a checkpoint the model does not fully
+  // explain is an error, since it usually means a wrong layout or a wrong architecture.
+  std::vector<std::string> unclaimed() const;
+  size_t bytes_loaded() const;
+
+  const MmrtTensor& get(const std::string& name);  // throws StatusError NOT_FOUND
+  bool contains(const std::string& name) const { return checkpoint_.find(name) != nullptr; }
+  void ignore(const std::string& name);
+  const std::vector<std::string>& names() const { return names_; }
+
+ private:
+  const model::Checkpoint& checkpoint_;
+  MmrtDevice device_;
+  MmrtDataType compute_dtype_;
+  std::vector<std::string> names_;
+  mutable std::mutex mutex_;
+  std::map<std::string, Tensor, std::less<>> loaded_;
+  std::set<std::string, std::less<>> ignored_;
+};
+
+}  // namespace mmrt::backend

@@ -1,0 +1,101 @@
+// A loaded model: its checkpoint files, tokenizer, chat template and the plugin instance that serves its
+// four roles, behind host-side C++ calls that check every plugin answer.
+//
+// Threading: process_image(), pad() and the accessors are thread-safe (the processor and padder roles
+// are [thread-safe]); encode() and forward() must be called from one thread at a time (the engine loop).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/backend/tensor.hpp"
+#include "core/engine/block_pool.hpp"
+#include "core/image/image.h"
+#include "plugin_api/mmrt_abi.h"
+
+namespace mmrt::text {
+class Tokenizer;
+class ChatTemplate;
+}  // namespace mmrt::text
+namespace mmrt::model {
+struct ModelFiles;
+}
+namespace mmrt::plugin {
+class PluginRegistry;
+}
+
+namespace mmrt::engine {
+
+// One media item after the plugin's processor: what the encoder receives and how many prompt positions
+// it fills.
+struct ProcessedItem {
+  backend::Tensor pixel_values;   // processor layout, f32
+  std::vector<int64_t> grid_thw;  // empty unless the processor has a grid
+  int64_t n_tokens = 0;
+  int32_t width = 0, height = 0;
+  BlockHash content_hash{};       // plugin id@version + processor fingerprint + RGB pixels
+};
+
+struct PlaceholderRange {
+  int64_t item, offset, length;
+};
+
+// The language model's view of a prompt after placeholder expansion.
+struct PaddedPrompt {
+  std::vector<int32_t> ids;
+  std::vector<PlaceholderRange> ranges;
+  std::vector<int32_t> positions3;  // [3, ids.size()] for multimodal RoPE models, else empty
+  int64_t next_position_delta = 0;
+};
+
+struct ModelLoadOptions {
+  std::filesystem::path dir;
+  std::string device = "cpu";
+};
+
+class Model {
+ public:
+  static std::unique_ptr<Model> load(const ModelLoadOptions& options, plugin::PluginRegistry& registry);
+  ~Model();
+
+  const std::string& name() const { return name_; }  // the folder name; the API's model id
+  const std::string& architecture() const { return architecture_; }
+  const std::string& plugin_label() const { return plugin_label_; }  // id@version
+  const text::Tokenizer& tokenizer() const { return *tokenizer_; }
+  const text::ChatTemplate* chat_template() const { return chat_template_.get(); }
+  const model::ModelFiles& files() const { return *files_; }
+  const std::vector<int32_t>& eos_token_ids() const { return eos_ids_; }
+  const MmrtKvSpec& kv_spec() const { return kv_spec_; }
+  int64_t embed_dim() const;
+  MmrtDevice device() const { return device_; }
+  bool has_vision() const { return processor_ && encoder_ && padder_; }
+
+  ProcessedItem process_image(const image::Image& image) const;
+  PaddedPrompt pad(const std::vector<int32_t>& ids, const std::vector<const ProcessedItem*>& items) const;
+  // Embeddings of the given items, concatenated: [Σ n_tokens, embed_dim].
+  backend::Tensor encode(const std::vector<const ProcessedItem*>& items);
+  void forward(const MmrtDecodeArgs& args);
+
+ private:
+  struct Impl;
+  Model();
+  std::unique_ptr<Impl> impl_;
+  std::string name_, architecture_, plugin_label_;
+  std::unique_ptr<model::ModelFiles> files_;
+  std::unique_ptr<text::Tokenizer> tokenizer_;
+  std::unique_ptr<text::ChatTemplate> chat_template_;
+  std::vector<int32_t> eos_ids_;
+  MmrtKvSpec kv_spec_{};
+  MmrtDevice device_{MMRT_DEVICE_CPU, 0};
+  const MmrtProcessorRole* processor_ = nullptr;
+  const MmrtEncoderRole* encoder_ = nullptr;
+  const MmrtPadderRole* padder_ = nullptr;
+  const MmrtDecoderRole* decoder_ = nullptr;
+  std::string fingerprint_;
+};
+
+}  // namespace mmrt::engine

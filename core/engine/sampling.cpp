@@ -1,0 +1,87 @@
+#include "core/engine/sampling.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+
+namespace mmrt::engine {
+
+void SamplingParams::validate(int64_t vocab_size) const {
+  if (!(temperature >= 0.0f) || !std::isfinite(temperature)) {
+    throw std::invalid_argument("temperature must be a finite number >= 0");
+  }
+  if (!(top_p > 0.0f && top_p <= 1.0f)) throw std::invalid_argument("top_p must be in (0, 1]");
+  if (top_k < 0) throw std::invalid_argument("top_k must be >= 0");
+  if (max_tokens < 1) throw std::invalid_argument("max_tokens must be >= 1");
+  if (top_logprobs < 0 || top_logprobs > 20 || top_logprobs > vocab_size) {
+    throw std::invalid_argument("top_logprobs must be between 0 and 20");
+  }
+  if (stop.size() > 16) throw std::invalid_argument("at most 16 stop strings");
+  for (const auto& s : stop) {
+    if (s.empty()) throw std::invalid_argument("stop strings must not be empty");
+  }
+}
+
+Sampler::Sampler(const SamplingParams& params)
+    : params_(params), rng_(params.seed ? *params.seed : std::random_device{}()) {}
+
+Sample Sampler::sample(const float* logits, int64_t vocab) {
+  logprobs_.resize(size_t(vocab));
+  double max_logit = -INFINITY;
+  for (int64_t i = 0; i < vocab; ++i) max_logit = std::max<double>(max_logit, logits[i]);
+  double sum = 0;
+  for (int64_t i = 0; i < vocab; ++i) sum += std::exp(double(logits[i]) - max_logit);
+  const double log_z = max_logit + std::log(sum);
+  for (int64_t i = 0; i < vocab; ++i) logprobs_[size_t(i)] = float(double(logits[i]) - log_z);
+
+  int32_t chosen = 0;
+  if (params_.temperature == 0.0f) {
+    chosen = int32_t(std::max_element(logits, logits + vocab) - logits);
+  } else {
+    // Candidates sorted by logit; top-k then top-p (nucleus) cut the tail, then a draw from the rest
+    // at the given temperature.
+    order_.resize(size_t(vocab));
+    std::iota(order_.begin(), order_.end(), 0);
+    int64_t keep = vocab;
+    if (params_.top_k > 0) keep = std::min<int64_t>(keep, params_.top_k);
+    std::partial_sort(order_.begin(), order_.begin() + keep, order_.end(),
+                      [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+    std::vector<double> weights(size_t(keep));
+    const double top = logits[order_[0]];
+    double total = 0;
+    for (int64_t i = 0; i < keep; ++i) {
+      weights[size_t(i)] = std::exp((double(logits[order_[size_t(i)]]) - top) / params_.temperature);
+      total += weights[size_t(i)];
+    }
+    if (params_.top_p < 1.0f) {
+      double cumulative = 0;
+      int64_t cut = keep;
+      for (int64_t i = 0; i < keep; ++i) {
+        cumulative += weights[size_t(i)] / total;
+        if (cumulative >= params_.top_p) {
+          cut = i + 1;
+          break;
+        }
+      }
+      keep = cut;
+      weights.resize(size_t(keep));
+    }
+    std::discrete_distribution<int64_t> draw(weights.begin(), weights.end());
+    chosen = order_[size_t(draw(rng_))];
+  }
+
+  Sample out{chosen, logprobs_[size_t(chosen)], {}};
+  if (params_.top_logprobs > 0) {
+    const int64_t k = std::min<int64_t>(params_.top_logprobs, vocab);
+    std::vector<int32_t> idx(size_t(vocab));
+    std::iota(idx.begin(), idx.end(), 0);
+    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int32_t a, int32_t b) {
+      return logprobs_[size_t(a)] > logprobs_[size_t(b)] || (logprobs_[size_t(a)] == logprobs_[size_t(b)] && a < b);
+    });
+    for (int64_t i = 0; i < k; ++i) out.top.push_back({idx[size_t(i)], logprobs_[size_t(idx[size_t(i)])]});
+  }
+  return out;
+}
+
+}  // namespace mmrt::engine
