@@ -1,0 +1,161 @@
+// PNG via libpng, reproducing PIL's PngImagePlugin modes followed by convert("RGB"):
+//   palette -> palette lookup; 1/2/4-bit grey -> scaled to 8 bits; 16-bit channels -> their high byte
+//   ("RGB;16B", "RGBA;16B", "LA;16B" rawmodes); 16-bit grey ("I;16") -> min(value, 255), PIL's I;16 -> RGB.
+// Transparency as PIL reports it: alpha channels, and tRNS compared with the raw (unscaled) sample values the
+// way PIL stores info["transparency"].
+//
+// libpng reports errors by longjmp. Only the two small functions that call setjmp run libpng's reading code,
+// and neither owns an object with a destructor, so a longjmp never skips C++ cleanup; the png structs are
+// released by a guard in the caller's frame.
+#include <png.h>
+
+#include <algorithm>
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/image/decode.h"
+
+namespace mmrt::image {
+namespace {
+
+// State shared with the libpng callbacks. Plain data only: it is touched on both sides of a longjmp.
+struct PngReader {
+  const uint8_t* data;
+  size_t size;
+  size_t offset;
+  png_structp png;
+  png_infop info;
+  char message[256];
+};
+
+struct PngHeader {
+  png_uint_32 width, height;
+  int bit_depth, color_type;
+  bool has_trns;
+  png_color_16 trns_color;  // raw sample values of a grey or RGB tRNS chunk
+  int channels;             // per pixel after the transforms below
+  size_t row_bytes;
+};
+
+void on_png_error(png_structp png, png_const_charp message) {
+  auto* reader = static_cast<PngReader*>(png_get_error_ptr(png));
+  std::snprintf(reader->message, sizeof reader->message, "%s", message);
+  png_longjmp(png, 1);
+}
+
+void on_png_warning(png_structp, png_const_charp) {}
+
+void read_from_memory(png_structp png, png_bytep out, size_t n_bytes) {
+  auto* reader = static_cast<PngReader*>(png_get_io_ptr(png));
+  if (n_bytes > reader->size - reader->offset) png_error(png, "file is truncated");
+  std::memcpy(out, reader->data + reader->offset, n_bytes);
+  reader->offset += n_bytes;
+}
+
+bool read_png_header(PngReader* reader, PngHeader* header) {
+  if (setjmp(png_jmpbuf(reader->png))) return false;
+  png_structp png = reader->png;
+  png_infop info = reader->info;
+  png_read_info(png, info);
+  int interlace = 0;
+  png_get_IHDR(png, info, &header->width, &header->height, &header->bit_depth, &header->color_type,
+               &interlace, nullptr, nullptr);
+  header->has_trns = png_get_valid(png, info, PNG_INFO_tRNS) != 0;
+  if (header->has_trns && header->color_type != PNG_COLOR_TYPE_PALETTE) {
+    png_color_16p trns = nullptr;
+    png_get_tRNS(png, info, nullptr, nullptr, &trns);
+    header->trns_color = *trns;
+  }
+  if (header->color_type == PNG_COLOR_TYPE_PALETTE) {
+    png_set_palette_to_rgb(png);
+    if (header->has_trns) png_set_tRNS_to_alpha(png);
+  }
+  if (header->color_type == PNG_COLOR_TYPE_GRAY && header->bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+  const bool grey16 = header->color_type == PNG_COLOR_TYPE_GRAY && header->bit_depth == 16;
+  if (header->bit_depth == 16 && !grey16) png_set_strip_16(png);
+  png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  header->channels = png_get_channels(png, info);
+  header->row_bytes = png_get_rowbytes(png, info);
+  return true;
+}
+
+bool read_png_rows(PngReader* reader, png_bytepp rows) {
+  if (setjmp(png_jmpbuf(reader->png))) return false;
+  png_read_image(reader->png, rows);
+  return true;
+}
+
+// Releases the libpng structs however decode_png exits.
+struct PngStructsGuard {
+  PngReader* reader;
+  ~PngStructsGuard() { png_destroy_read_struct(&reader->png, &reader->info, nullptr); }
+};
+
+[[noreturn]] void fail(const std::string& problem) {
+  throw ImageError("PNG: " + problem);
+}
+
+}  // namespace
+
+Image decode_png(std::span<const uint8_t> bytes, const DecodeLimits& limits) {
+  PngReader reader{};
+  reader.data = bytes.data();
+  reader.size = bytes.size();
+  if (bytes.size() < 8 || png_sig_cmp(bytes.data(), 0, 8) != 0) fail("not a PNG file (bad signature)");
+  reader.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &reader, on_png_error, on_png_warning);
+  if (reader.png == nullptr) fail("cannot create the libpng reader");
+  PngStructsGuard guard{&reader};
+  reader.info = png_create_info_struct(reader.png);
+  if (reader.info == nullptr) fail("cannot create the libpng info struct");
+  png_set_read_fn(reader.png, &reader, read_from_memory);
+
+  PngHeader header{};
+  if (!read_png_header(&reader, &header)) fail(std::string("invalid header: ") + reader.message);
+  check_image_size("PNG", header.width, header.height, limits);
+
+  const size_t width = header.width, height = header.height;
+  std::vector<uint8_t> pixels(header.row_bytes * height);
+  std::vector<png_bytep> rows(height);
+  for (size_t y = 0; y < height; ++y) rows[y] = pixels.data() + y * header.row_bytes;
+  if (!read_png_rows(&reader, rows.data())) fail(std::string("corrupt image data: ") + reader.message);
+
+  Image image = make_image(static_cast<int32_t>(width), static_cast<int32_t>(height));
+  const bool grey =
+      header.color_type == PNG_COLOR_TYPE_GRAY || header.color_type == PNG_COLOR_TYPE_GRAY_ALPHA;
+  const bool grey16 = header.color_type == PNG_COLOR_TYPE_GRAY && header.bit_depth == 16;
+  const bool alpha_channel = header.channels == 2 || header.channels == 4;
+  const bool trns_compare = header.has_trns && header.color_type != PNG_COLOR_TYPE_PALETTE;
+  if (alpha_channel || trns_compare) image.alpha.assign(width * height, 255);
+  for (size_t y = 0; y < height; ++y) {
+    const uint8_t* row = rows[y];
+    uint8_t* out = image.rgb.data() + y * width * 3;
+    for (size_t x = 0; x < width; ++x, out += 3) {
+      const size_t i = y * width + x;
+      if (grey16) {
+        const unsigned value = (row[2 * x] << 8) | row[2 * x + 1];
+        out[0] = out[1] = out[2] = static_cast<uint8_t>(std::min(value, 255u));
+        if (trns_compare && value == header.trns_color.gray) image.alpha[i] = 0;
+      } else if (grey) {
+        const uint8_t* p = row + x * header.channels;
+        out[0] = out[1] = out[2] = p[0];
+        if (alpha_channel) image.alpha[i] = p[1];
+        if (trns_compare && p[0] == header.trns_color.gray) image.alpha[i] = 0;
+      } else {
+        const uint8_t* p = row + x * header.channels;
+        std::memcpy(out, p, 3);
+        if (alpha_channel) image.alpha[i] = p[3];
+        if (trns_compare && p[0] == header.trns_color.red && p[1] == header.trns_color.green &&
+            p[2] == header.trns_color.blue) {
+          image.alpha[i] = 0;
+        }
+      }
+    }
+  }
+  return image;
+}
+
+}  // namespace mmrt::image
