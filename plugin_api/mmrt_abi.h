@@ -253,7 +253,7 @@ typedef struct MmrtKernels {
   /* dst = src for 2-D tensors of equal shape; either may be strided (row stride only), e.g. to drop a CLS
    * row or to place features side by side. Converts between the compute dtype and f32. */
   MmrtStatus* (*copy)(const MmrtTensor* src, MmrtTensor* dst, const MmrtStream* stream);
-  /* dst[i, :] = src[rows[i], :] (gather) ; rows int32. */
+  /* dst[i, :] = src[rows[i], :] (gather); rows int32. */
   MmrtStatus* (*gather_rows)(const MmrtTensor* src, const MmrtTensor* rows, MmrtTensor* dst,
                              const MmrtStream* stream);
   /* dst[rows[i], :] = src[i, :] (scatter, e.g. image embeddings into the token rows). */
