@@ -10,6 +10,7 @@
 #include "core/backend/weights.hpp"
 #include "core/model/checkpoint.h"
 #include "core/model/model_files.h"
+#include "core/plugin/host_api.h"
 #include "core/plugin/plugin_registry.h"
 #include "core/plugin/sha256.h"
 #include "core/plugin/status.h"
@@ -26,6 +27,8 @@ struct Model::Impl {
 };
 
 namespace {
+
+using backend::operator==;
 
 void check(MmrtStatus* status, const std::string& plugin_id, const char* what) {
   plugin::throw_if_error(status, plugin_id, what);
@@ -135,13 +138,13 @@ std::unique_ptr<Model> Model::load(const ModelLoadOptions& options, plugin::Plug
   }
   m->eos_ids_ = m->files_->eos_token_ids;
 
+  // Host extensions exist before any plugin code runs, so a plugin may look them up from its entry on.
+  plugin::register_host_extension(MMRT_KERNELS_EXTENSION, backend::cpu_kernels());
+  plugin::register_host_extension(MMRT_IMAGE_EXTENSION, backend::image_service());
   Impl& impl = *m->impl_;
   impl.plugin = registry.load_for_architecture(m->architecture_);
   m->plugin_label_ = impl.plugin->id() + "@" + impl.plugin->manifest().version;
   spdlog::info("model {}: {} served by {}", m->name_, m->architecture_, m->plugin_label_);
-
-  plugin::register_host_extension(MMRT_KERNELS_EXTENSION, backend::cpu_kernels());
-  plugin::register_host_extension(MMRT_IMAGE_EXTENSION, backend::image_service());
 
   impl.checkpoint = std::make_unique<model::Checkpoint>(model::Checkpoint::open(options.dir));
   impl.weights = std::make_unique<backend::WeightStore>(*impl.checkpoint, m->device_, backend::kF32);
