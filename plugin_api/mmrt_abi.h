@@ -30,12 +30,21 @@
  * The offsets of minor 0 are pinned by static assertions in tests/abi_plugins; DO NOT MODIFY fields above
  * the end of a struct, only append.
  *
+ * Output structs the plugin fills (MmrtKvSpec, MmrtProcessorOutput.n_tokens): the host sets struct_size
+ * to what it knows; the plugin writes only fields inside it.
+ *
+ * The start of MmrtHostApi (prefix, abi, status_new) keeps its layout in every major version, so a plugin
+ * can always report UNSUPPORTED_VERSION through status_new.
+ *
+ * In-place use: an op's output may alias an input only where its slot says "y may be x".
+ *
  * Ownership words used below: "borrowed for the call" (valid only during the call; copy to keep),
  * "valid until destroy" (until MmrtPluginApi.destroy of the instance returns), "host owns".
  *
  * Threading labels: [loader-thread] is one host thread at a time; [thread-safe] may be called from many
  * threads at once; [serialized-per-instance] is never called concurrently on one instance (separate
- * instances may run in parallel).
+ * instances may run in parallel). The host calls encode and forward of one instance from one thread, so
+ * they never overlap each other either; processor and padder calls may overlap both.
  */
 #ifndef MMRT_ABI_H_
 #define MMRT_ABI_H_
@@ -251,7 +260,8 @@ typedef struct MmrtKernels {
   MmrtStatus* (*patch_embed)(const MmrtTensor* pixels, const MmrtTensor* weight, const MmrtTensor* bias,
                              MmrtTensor* out, const MmrtStream* stream);
   /* dst = src for 2-D tensors of equal shape; either may be strided (row stride only), e.g. to drop a CLS
-   * row or to place features side by side. Converts between the compute dtype and f32. */
+   * row or to place features side by side. Converts between the compute dtype and f32, and copies across
+   * devices (a CPU source into a device destination is how a plugin uploads a small table). */
   MmrtStatus* (*copy)(const MmrtTensor* src, MmrtTensor* dst, const MmrtStream* stream);
   /* dst[i, :] = src[rows[i], :] (gather); rows int32. */
   MmrtStatus* (*gather_rows)(const MmrtTensor* src, const MmrtTensor* rows, MmrtTensor* dst,
@@ -379,7 +389,7 @@ typedef struct MmrtProcessorRole {
 typedef struct MmrtEncodeArgs {
   MMRT_STRUCT_PREFIX;
   int32_t n_items;
-  const MmrtTensor* pixel_values;  /* processor outputs concatenated along dim 0, on the device */
+  const MmrtTensor* pixel_values;  /* f32 processor outputs concatenated along dim 0, on the device */
   const MmrtTensor* image_grid_thw; /* [n_items, 3] int64 on the CPU, or NULL */
   const int64_t* item_n_tokens;    /* [n_items] rows each item yields (the processor's n_tokens) */
   MmrtTensor* embeds;              /* [Σ item_n_tokens, embed_dim] compute dtype, host-allocated */
@@ -452,9 +462,10 @@ typedef struct MmrtDecodeArgs {
   const MmrtTensor* logits_rows; /* [n_logits] int32 token rows whose logits are wanted */
   MmrtTensor* logits;            /* [n_logits, vocab_size] f32, host-allocated */
   /* Encoder-decoder models (n_cross_layer > 0): the per-sequence encoder memory. On a sequence's first
-   * step encoder_states [Σ enc_len, hidden] (rows per sequence in encoder_query_start) are given and the
-   * plugin stores their cross K/V through cross_layout's slot mapping; later steps pass NULL states and
-   * attend over the cached cross K/V with cross_layout's block tables and encoder lengths. */
+   * step encoder_states [Σ enc_len, hidden] are given, rows per sequence delimited by
+   * cross_layout->query_start, and the plugin stores their cross K/V through cross_layout's slot mapping;
+   * later steps pass NULL states and attend over the cached cross K/V with cross_layout's block tables
+   * and seq_lens (the encoder lengths). Not driven by the v1.0 host yet: docs/plugin-abi.md, gap G2. */
   const MmrtTensor* encoder_states;
   const MmrtBatchLayout* cross_layout;
   const MmrtKvLayer* cross_kv; /* [n_cross_layer] */

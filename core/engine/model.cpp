@@ -183,12 +183,28 @@ std::unique_ptr<Model> Model::load(const ModelLoadOptions& options, plugin::Plug
       !m->decoder_->kv_spec) {
     throw std::runtime_error(m->plugin_label_ + " offers no decoder role for " + m->architecture_);
   }
+  // A role whose required slots are missing is treated as not offered, never called through NULL.
+  if (m->processor_ && (!MMRT_HAS_FIELD(m->processor_, MmrtProcessorRole, fingerprint) || !m->processor_->process)) {
+    m->processor_ = nullptr;
+  }
+  if (m->encoder_ && (!MMRT_HAS_FIELD(m->encoder_, MmrtEncoderRole, encode) || !m->encoder_->encode ||
+                      !m->encoder_->embed_dim)) {
+    m->encoder_ = nullptr;
+  }
+  if (m->padder_ && (!MMRT_HAS_FIELD(m->padder_, MmrtPadderRole, expand) || !m->padder_->expand)) {
+    m->padder_ = nullptr;
+  }
   m->kv_spec_.struct_size = MMRT_SIZEOF(MmrtKvSpec, max_position);
   check(m->decoder_->kv_spec(impl.instance.handle(), &m->kv_spec_), impl.plugin->id(), "decoder kv_spec");
   const MmrtKvSpec& s = m->kv_spec_;
   if (s.n_layer <= 0 || s.n_head_kv <= 0 || s.head_dim <= 0 || s.vocab_size <= 0 || s.hidden_size <= 0 ||
       (s.position_axes != 1 && s.position_axes != 3)) {
     throw std::runtime_error(m->plugin_label_ + " reported an invalid KV spec");
+  }
+  m->embed_dim_ = m->encoder_ ? m->encoder_->embed_dim(impl.instance.handle()) : s.hidden_size;
+  if (m->encoder_ && m->embed_dim_ != s.hidden_size) {
+    throw std::runtime_error(m->plugin_label_ + " encoder writes " + std::to_string(m->embed_dim_) +
+                             "-wide embeddings but the decoder's hidden size is " + std::to_string(s.hidden_size));
   }
   if (m->processor_ && m->processor_->fingerprint) {
     const char* fp = m->processor_->fingerprint(impl.instance.handle());
@@ -199,9 +215,7 @@ std::unique_ptr<Model> Model::load(const ModelLoadOptions& options, plugin::Plug
   return m;
 }
 
-int64_t Model::embed_dim() const {
-  return encoder_ && encoder_->embed_dim ? encoder_->embed_dim(impl_->instance.handle()) : kv_spec_.hidden_size;
-}
+int64_t Model::embed_dim() const { return embed_dim_; }
 
 ProcessedItem Model::process_image(const image::Image& image) const {
   if (!processor_) throw std::runtime_error(architecture_ + " does not take images");
@@ -212,6 +226,7 @@ ProcessedItem Model::process_image(const image::Image& image) const {
   img.rgb = image.rgb.data();
   img.alpha = image.alpha.empty() ? nullptr : image.alpha.data();
   ProcessorSink sink;
+  plugin::PluginLogScope log_scope(impl_->plugin->id());
   MmrtProcessArgs args{};
   args.struct_size = MMRT_SIZEOF(MmrtProcessArgs, out);
   args.image = &img;
@@ -258,6 +273,7 @@ PaddedPrompt Model::pad(const std::vector<int32_t>& ids, const std::vector<const
     size_ptrs.push_back(&sizes[i]);
   }
   PadSink sink;
+  plugin::PluginLogScope log_scope(impl_->plugin->id());
   MmrtPadArgs args{};
   args.struct_size = MMRT_SIZEOF(MmrtPadArgs, emit_positions);
   args.ids = ids.data();
@@ -321,6 +337,7 @@ backend::Tensor Model::encode(const std::vector<const ProcessedItem*>& items) {
   }
   backend::Tensor embeds(device_, backend::kF32, {total, embed_dim()});
   MmrtStream stream{device_.device_type, device_.device_id, nullptr};
+  plugin::PluginLogScope log_scope(impl_->plugin->id());
   MmrtEncodeArgs args{};
   args.struct_size = MMRT_SIZEOF(MmrtEncodeArgs, stream);
   args.n_items = int32_t(items.size());
@@ -334,6 +351,7 @@ backend::Tensor Model::encode(const std::vector<const ProcessedItem*>& items) {
 }
 
 void Model::forward(const MmrtDecodeArgs& args) {
+  plugin::PluginLogScope log_scope(impl_->plugin->id());
   check(decoder_->forward(impl_->instance.handle(), &args), impl_->plugin->id(), "decoder");
 }
 

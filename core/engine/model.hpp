@@ -96,6 +96,7 @@ class Model {
   const MmrtPadderRole* padder_ = nullptr;
   const MmrtDecoderRole* decoder_ = nullptr;
   std::string fingerprint_;
+  int64_t embed_dim_ = 0;
 };
 
 }  // namespace mmrt::engine
