@@ -1,8 +1,8 @@
 #include "host/cli_args.hpp"
 
+#include <toml++/toml.h>
 #include <charconv>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace mmrt::host {
 
@@ -94,7 +94,8 @@ void Args::merge_config_file(const std::string& path) {
       throw UsageError(path + ": key '" + std::string(key.str()) + "' has an unsupported type");
     };
     if (auto* arr = node.as_array()) {
-      if (!spec->repeatable) throw UsageError(path + ": key '" + std::string(key.str()) + "' takes one value");
+      if (!spec->repeatable)
+        throw UsageError(path + ": key '" + std::string(key.str()) + "' takes one value");
       for (const auto& el : *arr) set(*spec, scalar(el), true);
     } else {
       const std::string v = scalar(node);
@@ -109,7 +110,9 @@ bool Args::has(const std::string& name) const {
   return it != values_.end() && !it->second.empty();
 }
 
-bool Args::flag(const std::string& name) const { return has(name) && values_.at(name).back() == "true"; }
+bool Args::flag(const std::string& name) const {
+  return has(name) && values_.at(name).back() == "true";
+}
 
 std::string Args::get(const std::string& name, const std::string& fallback) const {
   return has(name) ? values_.at(name).back() : fallback;

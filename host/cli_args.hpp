@@ -19,9 +19,9 @@ class UsageError : public std::runtime_error {
 };
 
 struct OptionSpec {
-  std::string name;   // without the leading "--"
-  bool takes_value;   // false: a boolean flag
-  bool repeatable;    // values accumulate (comma-separated values are split too)
+  std::string name;  // without the leading "--"
+  bool takes_value;  // false: a boolean flag
+  bool repeatable;   // values accumulate (comma-separated values are split too)
   std::string help;
 };
 

@@ -1,9 +1,9 @@
 // mmrt generate: one request through the same engine the server uses, printed as text or JSON.
+#include <spdlog/spdlog.h>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
-#include <spdlog/spdlog.h>
 
 #include "core/engine/engine.hpp"
 #include "core/engine/prompt.hpp"
@@ -15,19 +15,20 @@ namespace mmrt::host {
 
 int run_generate(const std::vector<std::string>& argv) {
   auto specs = model_options();
-  specs.insert(specs.end(), {
-                                {"image", true, true, "image file for the prompt's placeholders, in order"},
-                                {"prompt", true, false, "prompt text, given to the model verbatim"},
-                                {"chat", false, false, "render the checkpoint's chat template around the prompt"},
-                                {"max-tokens", true, false, "tokens to generate at most (default 64)"},
-                                {"temperature", true, false, "0 = greedy (default)"},
-                                {"top-p", true, false, "nucleus sampling mass (default 1)"},
-                                {"top-k", true, false, "sample among the k most likely (default 0 = all)"},
-                                {"seed", true, false, "random seed for sampling"},
-                                {"top-logprobs", true, false, "report the K most likely tokens per step"},
-                                {"stop", true, true, "stop string"},
-                                {"json", false, false, "print one JSON object on stdout"},
-                            });
+  specs.insert(specs.end(),
+               {
+                   {"image", true, true, "image file for the prompt's placeholders, in order"},
+                   {"prompt", true, false, "prompt text, given to the model verbatim"},
+                   {"chat", false, false, "render the checkpoint's chat template around the prompt"},
+                   {"max-tokens", true, false, "tokens to generate at most (default 64)"},
+                   {"temperature", true, false, "0 = greedy (default)"},
+                   {"top-p", true, false, "nucleus sampling mass (default 1)"},
+                   {"top-k", true, false, "sample among the k most likely (default 0 = all)"},
+                   {"seed", true, false, "random seed for sampling"},
+                   {"top-logprobs", true, false, "report the K most likely tokens per step"},
+                   {"stop", true, true, "stop string"},
+                   {"json", false, false, "print one JSON object on stdout"},
+               });
   Args args("generate", specs, argv);
   if (args.flag("help")) {
     std::cout << args.usage();
@@ -87,7 +88,8 @@ int run_generate(const std::vector<std::string>& argv) {
   });
   while (eng.step()) {
   }
-  if (last.finish == engine::FinishReason::error) throw std::runtime_error("generation failed: " + last.error);
+  if (last.finish == engine::FinishReason::error)
+    throw std::runtime_error("generation failed: " + last.error);
   const auto t_done = std::chrono::steady_clock::now();
 
   if (!json) {

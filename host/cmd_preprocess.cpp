@@ -35,8 +35,10 @@ int run_preprocess(const std::vector<std::string>& argv) {
   boost::json::array head;
   for (int64_t i = 0; i < std::min<int64_t>(16, n); ++i) head.push_back(double(px[i]));
   boost::json::object out;
-  out["pixel_values"] = {{"shape", boost::json::value_from(item.pixel_values.shape())}, {"sum", sum}, {"head", head}};
-  if (!item.grid_thw.empty()) out["image_grid_thw"] = boost::json::array{boost::json::value_from(item.grid_thw)};
+  out["pixel_values"] = {
+      {"shape", boost::json::value_from(item.pixel_values.shape())}, {"sum", sum}, {"head", head}};
+  if (!item.grid_thw.empty())
+    out["image_grid_thw"] = boost::json::array{boost::json::value_from(item.grid_thw)};
   out["num_image_tokens"] = item.n_tokens;
   std::cout << boost::json::serialize(out) << "\n";
   return 0;

@@ -23,7 +23,8 @@ int run_tokenize(const std::vector<std::string>& argv) {
   }
   setup_logging(args);
   if (!args.has("model")) throw UsageError("tokenize: --model is required");
-  if (args.has("text") == args.has("file")) throw UsageError("tokenize: give exactly one of --text and --file");
+  if (args.has("text") == args.has("file"))
+    throw UsageError("tokenize: give exactly one of --text and --file");
   std::string text;
   if (args.has("file")) {
     const auto bytes = read_file(args.get("file"));

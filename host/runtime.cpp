@@ -2,17 +2,18 @@
 
 #include <unistd.h>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 namespace mmrt::host {
 
 std::vector<OptionSpec> plugin_options() {
-  return {{"plugin-dirs", true, true, "plugin directories, searched first, in order (also MMRT_PLUGIN_PATH)"}};
+  return {
+      {"plugin-dirs", true, true, "plugin directories, searched first, in order (also MMRT_PLUGIN_PATH)"}};
 }
 
 std::vector<OptionSpec> model_options() {

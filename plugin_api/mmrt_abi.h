@@ -114,9 +114,9 @@ typedef struct MmrtStatus MmrtStatus; /* opaque, host-owned */
 #define MMRT_DEVICE_CPU 1  /* kDLCPU */
 #define MMRT_DEVICE_CUDA 2 /* kDLCUDA */
 
-#define MMRT_DTYPE_INT 0   /* kDLInt */
-#define MMRT_DTYPE_UINT 1  /* kDLUInt */
-#define MMRT_DTYPE_FLOAT 2 /* kDLFloat */
+#define MMRT_DTYPE_INT 0    /* kDLInt */
+#define MMRT_DTYPE_UINT 1   /* kDLUInt */
+#define MMRT_DTYPE_FLOAT 2  /* kDLFloat */
 #define MMRT_DTYPE_BFLOAT 4 /* kDLBfloat */
 
 typedef struct MmrtDevice {
@@ -151,8 +151,10 @@ typedef struct MmrtStream {
 
 typedef struct MmrtAbiVersion {
   uint32_t major;
-  uint32_t minor;          /* host: its minor; plugin: the minor it was built against */
-  uint32_t required_minor; /* host: the oldest plugin minor it accepts; plugin: the oldest host minor it needs */
+  /* host: its minor; plugin: the minor it was built against */
+  uint32_t minor;
+  /* host: the oldest plugin minor it accepts; plugin: the oldest host minor it needs */
+  uint32_t required_minor;
 } MmrtAbiVersion;
 
 /* ---------------------------------------------------------------------------------------------------------
@@ -239,7 +241,8 @@ typedef struct MmrtKernels {
   MmrtStatus* (*add)(const MmrtTensor* a, const MmrtTensor* b, MmrtTensor* y, const MmrtStream* stream);
   /* NeoX (half-rotation) RoPE in place on x [n_tokens, n_heads, head_dim], first rot_dim dims.
    * positions int32 [n_tokens] or, for multimodal RoPE, [3, n_tokens] with mrope_section (3 int32 summing to
-   * rot_dim/2; NULL otherwise). inv_freq f32 [rot_dim/2] is computed by the model, so rope scaling stays there. */
+   * rot_dim/2; NULL otherwise). inv_freq f32 [rot_dim/2] is computed by the model, so rope scaling stays
+   * there. */
   MmrtStatus* (*rope)(MmrtTensor* x, const MmrtTensor* positions, const MmrtTensor* inv_freq,
                       const int32_t* mrope_section, float attention_scaling, const MmrtStream* stream);
   /* Dense attention within one sequence: q [n_q, n_head, head_dim], k, v [n_kv, n_head_kv, head_dim],
@@ -346,8 +349,8 @@ typedef struct MmrtInstance MmrtInstance; /* opaque, plugin-owned */
 
 typedef struct MmrtPluginDescriptor {
   MMRT_STRUCT_PREFIX;
-  const char* id;      /* reverse DNS, e.g. "org.mmrt.llava" */
-  const char* version; /* semver */
+  const char* id;                   /* reverse DNS, e.g. "org.mmrt.llava" */
+  const char* version;              /* semver */
   const char* const* architectures; /* Hugging Face config.json "architectures" strings it serves */
   uint32_t n_architectures;
   const char* const* roles; /* MMRT_ROLE_* ids offered */
@@ -389,10 +392,10 @@ typedef struct MmrtProcessorRole {
 typedef struct MmrtEncodeArgs {
   MMRT_STRUCT_PREFIX;
   int32_t n_items;
-  const MmrtTensor* pixel_values;  /* f32 processor outputs concatenated along dim 0, on the device */
+  const MmrtTensor* pixel_values;   /* f32 processor outputs concatenated along dim 0, on the device */
   const MmrtTensor* image_grid_thw; /* [n_items, 3] int64 on the CPU, or NULL */
-  const int64_t* item_n_tokens;    /* [n_items] rows each item yields (the processor's n_tokens) */
-  MmrtTensor* embeds;              /* [Σ item_n_tokens, embed_dim] compute dtype, host-allocated */
+  const int64_t* item_n_tokens;     /* [n_items] rows each item yields (the processor's n_tokens) */
+  MmrtTensor* embeds;               /* [Σ item_n_tokens, embed_dim] compute dtype, host-allocated */
   const MmrtStream* stream;
 } MmrtEncodeArgs;
 
@@ -437,15 +440,15 @@ typedef struct MmrtPadderRole {
  * decode steps mixed, with the host's paged KV cache. */
 typedef struct MmrtKvSpec {
   MMRT_STRUCT_PREFIX;
-  int32_t n_layer;   /* self-attention layers with a cache */
+  int32_t n_layer; /* self-attention layers with a cache */
   int32_t n_head_kv;
   int32_t head_dim;
   MmrtDataType dtype;
-  int32_t n_cross_layer;    /* encoder-decoder models: layers with cross-attention, else 0 */
-  int32_t position_axes;    /* 1, or 3 for multimodal RoPE ([3, n_tokens] positions) */
-  int64_t vocab_size;       /* logits row width */
-  int64_t hidden_size;      /* width of injected embeddings */
-  int64_t max_position;     /* longest sequence the model supports */
+  int32_t n_cross_layer; /* encoder-decoder models: layers with cross-attention, else 0 */
+  int32_t position_axes; /* 1, or 3 for multimodal RoPE ([3, n_tokens] positions) */
+  int64_t vocab_size;    /* logits row width */
+  int64_t hidden_size;   /* width of injected embeddings */
+  int64_t max_position;  /* longest sequence the model supports */
 } MmrtKvSpec;
 
 typedef struct MmrtDecodeArgs {
@@ -454,7 +457,7 @@ typedef struct MmrtDecodeArgs {
   const MmrtTensor* input_ids; /* [n_tokens] int32; rows of embeds_rows are overwritten */
   const MmrtTensor* positions; /* [n_tokens] or [3, n_tokens] int32 */
   const MmrtBatchLayout* layout;
-  const MmrtKvLayer* kv;       /* [n_layer] self-attention cache */
+  const MmrtKvLayer* kv;           /* [n_layer] self-attention cache */
   const int32_t* query_start_host; /* host copies of layout->query_start and seq_lens */
   const int32_t* seq_lens_host;
   const MmrtTensor* embeds;      /* [n_embeds, hidden_size] multimodal rows to inject, or NULL */

@@ -3,9 +3,9 @@
 #include <cstring>
 #include <string>
 
-#include "kernels/cpu/ops.hpp"
 #include "core/backend/status.hpp"
 #include "core/backend/tensor.hpp"
+#include "kernels/cpu/ops.hpp"
 
 namespace mmrt::backend {
 namespace {
@@ -69,7 +69,8 @@ MmrtStatus* layer_norm(const MmrtTensor* x, const MmrtTensor* weight, const Mmrt
   });
 }
 
-MmrtStatus* rms_norm(const MmrtTensor* x, const MmrtTensor* weight, float eps, MmrtTensor* y, const MmrtStream*) {
+MmrtStatus* rms_norm(const MmrtTensor* x, const MmrtTensor* weight, float eps, MmrtTensor* y,
+                     const MmrtStream*) {
   return status_boundary("rms_norm", [&] {
     const int64_t dim = cols_of(x);
     expect_same_numel(x, y, "rms_norm x/y");
@@ -81,11 +82,16 @@ MmrtStatus* rms_norm(const MmrtTensor* x, const MmrtTensor* weight, float eps, M
 
 cpu::Activation activation_kind(int32_t kind) {
   switch (kind) {
-    case MMRT_ACT_GELU_ERF: return cpu::Activation::gelu_erf;
-    case MMRT_ACT_GELU_TANH: return cpu::Activation::gelu_tanh;
-    case MMRT_ACT_QUICK_GELU: return cpu::Activation::quick_gelu;
-    case MMRT_ACT_SILU: return cpu::Activation::silu;
-    case MMRT_ACT_RELU: return cpu::Activation::relu;
+    case MMRT_ACT_GELU_ERF:
+      return cpu::Activation::gelu_erf;
+    case MMRT_ACT_GELU_TANH:
+      return cpu::Activation::gelu_tanh;
+    case MMRT_ACT_QUICK_GELU:
+      return cpu::Activation::quick_gelu;
+    case MMRT_ACT_SILU:
+      return cpu::Activation::silu;
+    case MMRT_ACT_RELU:
+      return cpu::Activation::relu;
   }
   throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "unknown activation kind " + std::to_string(kind));
 }
@@ -117,8 +123,9 @@ MmrtStatus* add(const MmrtTensor* a, const MmrtTensor* b, MmrtTensor* y, const M
       if (yp != ap) std::memcpy(yp, ap, sizeof(float) * size_t(numel(*a)));
       cpu::add_bias_rows(yp, bp, rows_of(a), cols_of(a));
     } else {
-      throw StatusError(MMRT_STATUS_INVALID_ARGUMENT,
-                        "add: b " + shape_string(*b) + " neither matches nor broadcasts over " + shape_string(*a));
+      throw StatusError(
+          MMRT_STATUS_INVALID_ARGUMENT,
+          "add: b " + shape_string(*b) + " neither matches nor broadcasts over " + shape_string(*a));
     }
   });
 }
@@ -136,7 +143,8 @@ MmrtStatus* rope(MmrtTensor* x, const MmrtTensor* positions, const MmrtTensor* i
       cpu::mrope(xp, n_tokens, n_heads, head_dim, cpu_i32(positions, "positions"), fp, mrope_section);
     } else {
       if (numel(*positions) != n_tokens) throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "positions");
-      cpu::rope(xp, n_tokens, n_heads, head_dim, rot_dim, cpu_i32(positions, "positions"), fp, attention_scaling);
+      cpu::rope(xp, n_tokens, n_heads, head_dim, rot_dim, cpu_i32(positions, "positions"), fp,
+                attention_scaling);
     }
   });
 }
@@ -152,14 +160,15 @@ MmrtStatus* attention(const MmrtTensor* q, const MmrtTensor* k, const MmrtTensor
     expect_dim(k, 2, head_dim, "k");
     expect_same_numel(k, v, "attention k/v");
     expect_same_numel(q, out, "attention q/out");
-    if (n_head_kv == 0 || n_head % n_head_kv != 0) throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "GQA heads");
+    if (n_head_kv == 0 || n_head % n_head_kv != 0)
+      throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "GQA heads");
     const float* bp = nullptr;
     if (bias) {
       if (numel(*bias) != n_head * n_q * n_kv) throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "bias shape");
       bp = cpu_f32(bias, "bias");
     }
-    cpu::attention(cpu_f32(q, "q"), cpu_f32(k, "k"), cpu_f32(v, "v"), cpu_f32_mut(out, "out"), n_q, n_kv, n_head,
-                   n_head_kv, head_dim, scale, causal != 0, bp);
+    cpu::attention(cpu_f32(q, "q"), cpu_f32(k, "k"), cpu_f32(v, "v"), cpu_f32_mut(out, "out"), n_q, n_kv,
+                   n_head, n_head_kv, head_dim, scale, causal != 0, bp);
   });
 }
 
@@ -169,11 +178,13 @@ struct CacheGeometry {
 };
 
 CacheGeometry cache_geometry(MmrtKvLayer layer, const MmrtBatchLayout* layout) {
-  if (!layer.k || !layer.v || !layout) throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "missing cache or layout");
+  if (!layer.k || !layer.v || !layout)
+    throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "missing cache or layout");
   expect_ndim(layer.k, 4, "k_cache");
   expect_same_numel(layer.k, layer.v, "k_cache/v_cache");
   CacheGeometry g{layer.k->shape[0], layer.k->shape[1], layer.k->shape[2], layer.k->shape[3]};
-  if (g.block_size != layout->block_size) throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "block size mismatch");
+  if (g.block_size != layout->block_size)
+    throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "block size mismatch");
   return g;
 }
 
@@ -183,28 +194,32 @@ MmrtStatus* kv_cache_write(const MmrtTensor* k, const MmrtTensor* v, MmrtKvLayer
     const CacheGeometry g = cache_geometry(layer, layout);
     const int64_t kv_dim = g.n_head_kv * g.head_dim;
     if (kv_dim == 0 || numel(*k) % kv_dim != 0) {
-      throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "k " + shape_string(*k) + " vs cache " + shape_string(*layer.k));
+      throw StatusError(MMRT_STATUS_INVALID_ARGUMENT,
+                        "k " + shape_string(*k) + " vs cache " + shape_string(*layer.k));
     }
     const int64_t tokens = numel(*k) / kv_dim;
     expect_same_numel(k, v, "k/v");
     if (numel(*layout->slot_mapping) != tokens) {
-      throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "slot_mapping has " + std::to_string(numel(*layout->slot_mapping)) +
-                                                          " entries for " + std::to_string(tokens) + " tokens");
+      throw StatusError(MMRT_STATUS_INVALID_ARGUMENT,
+                        "slot_mapping has " + std::to_string(numel(*layout->slot_mapping)) + " entries for " +
+                            std::to_string(tokens) + " tokens");
     }
     const int64_t* slots = cpu_i64(layout->slot_mapping, "slot_mapping");
     const int64_t n_slots = g.n_blocks * g.block_size;
     for (int64_t i = 0; i < tokens; ++i) {
       if (slots[i] < -1 || slots[i] >= n_slots) {
-        throw StatusError(MMRT_STATUS_OUT_OF_RANGE, "slot " + std::to_string(slots[i]) + " outside the cache");
+        throw StatusError(MMRT_STATUS_OUT_OF_RANGE,
+                          "slot " + std::to_string(slots[i]) + " outside the cache");
       }
     }
-    cpu::kv_cache_write(cpu_f32(k, "k"), cpu_f32(v, "v"), cpu_f32_mut(const_cast<MmrtTensor*>(layer.k), "k_cache"),
+    cpu::kv_cache_write(cpu_f32(k, "k"), cpu_f32(v, "v"),
+                        cpu_f32_mut(const_cast<MmrtTensor*>(layer.k), "k_cache"),
                         cpu_f32_mut(const_cast<MmrtTensor*>(layer.v), "v_cache"), slots, tokens, kv_dim);
   });
 }
 
-MmrtStatus* paged_attention(const MmrtTensor* q, MmrtKvLayer layer, const MmrtBatchLayout* layout, float scale,
-                            MmrtTensor* out, const MmrtStream*) {
+MmrtStatus* paged_attention(const MmrtTensor* q, MmrtKvLayer layer, const MmrtBatchLayout* layout,
+                            float scale, MmrtTensor* out, const MmrtStream*) {
   return status_boundary("paged_attention", [&] {
     const CacheGeometry g = cache_geometry(layer, layout);
     expect_ndim(q, 3, "q");
@@ -225,12 +240,14 @@ MmrtStatus* paged_attention(const MmrtTensor* q, MmrtKvLayer layer, const MmrtBa
     for (int32_t s = 0; s < n_seqs; ++s) {
       const int64_t n_q = qs[s + 1] - qs[s];
       if (n_q < 0 || lens[s] < n_q || lens[s] > max_blocks * g.block_size) {
-        throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "sequence " + std::to_string(s) + " has a bad length");
+        throw StatusError(MMRT_STATUS_INVALID_ARGUMENT,
+                          "sequence " + std::to_string(s) + " has a bad length");
       }
       for (int64_t b = 0; b < (lens[s] + g.block_size - 1) / g.block_size; ++b) {
         const int32_t block = tables[s * max_blocks + b];
         if (block < 0 || block >= g.n_blocks) {
-          throw StatusError(MMRT_STATUS_OUT_OF_RANGE, "block " + std::to_string(block) + " outside the cache");
+          throw StatusError(MMRT_STATUS_OUT_OF_RANGE,
+                            "block " + std::to_string(block) + " outside the cache");
         }
       }
     }
@@ -240,8 +257,8 @@ MmrtStatus* paged_attention(const MmrtTensor* q, MmrtKvLayer layer, const MmrtBa
   });
 }
 
-MmrtStatus* patch_embed(const MmrtTensor* pixels, const MmrtTensor* weight, const MmrtTensor* bias, MmrtTensor* out,
-                        const MmrtStream*) {
+MmrtStatus* patch_embed(const MmrtTensor* pixels, const MmrtTensor* weight, const MmrtTensor* bias,
+                        MmrtTensor* out, const MmrtStream*) {
   return status_boundary("patch_embed", [&] {
     expect_ndim(pixels, 3, "pixels");
     expect_ndim(weight, 4, "weight");
@@ -249,7 +266,8 @@ MmrtStatus* patch_embed(const MmrtTensor* pixels, const MmrtTensor* weight, cons
     const int64_t out_ch = weight->shape[0], p = weight->shape[2];
     expect_dim(weight, 1, c, "weight");
     expect_dim(weight, 3, p, "weight");
-    if (p <= 0 || h % p || w % p) throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "image not a multiple of the patch");
+    if (p <= 0 || h % p || w % p)
+      throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "image not a multiple of the patch");
     if (rows_of(out) != (h / p) * (w / p) || cols_of(out) != out_ch) {
       throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "out " + shape_string(*out));
     }
@@ -259,13 +277,16 @@ MmrtStatus* patch_embed(const MmrtTensor* pixels, const MmrtTensor* weight, cons
 }
 
 // Row stride in elements of a 2-D view (strides may describe a column slice of a wider tensor).
-int64_t row_stride(const MmrtTensor* t) { return t->strides ? t->strides[0] : t->shape[1]; }
+int64_t row_stride(const MmrtTensor* t) {
+  return t->strides ? t->strides[0] : t->shape[1];
+}
 
 MmrtStatus* copy(const MmrtTensor* src, MmrtTensor* dst, const MmrtStream*) {
   return status_boundary("copy", [&] {
-    if (src->ndim != 2 || dst->ndim != 2 || src->shape[0] != dst->shape[0] || src->shape[1] != dst->shape[1]) {
-      throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "copy needs equal 2-D shapes, got " + shape_string(*src) +
-                                                          " and " + shape_string(*dst));
+    if (src->ndim != 2 || dst->ndim != 2 || src->shape[0] != dst->shape[0] ||
+        src->shape[1] != dst->shape[1]) {
+      throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "copy needs equal 2-D shapes, got " +
+                                                          shape_string(*src) + " and " + shape_string(*dst));
     }
     if (!(src->dtype == kF32) || !(dst->dtype == kF32) || src->device.device_type != MMRT_DEVICE_CPU ||
         dst->device.device_type != MMRT_DEVICE_CPU) {
@@ -286,12 +307,14 @@ MmrtStatus* copy(const MmrtTensor* src, MmrtTensor* dst, const MmrtStream*) {
 MmrtStatus* gather_rows(const MmrtTensor* src, const MmrtTensor* rows, MmrtTensor* dst, const MmrtStream*) {
   return status_boundary("gather_rows", [&] {
     const int64_t n = numel(*rows), cols = cols_of(src), n_src = rows_of(src);
-    if (rows_of(dst) != n || cols_of(dst) != cols) throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "dst shape");
+    if (rows_of(dst) != n || cols_of(dst) != cols)
+      throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "dst shape");
     const int32_t* r = cpu_i32(rows, "rows");
     const float* s = cpu_f32(src, "src");
     float* d = cpu_f32_mut(dst, "dst");
     for (int64_t i = 0; i < n; ++i) {
-      if (r[i] < 0 || r[i] >= n_src) throw StatusError(MMRT_STATUS_OUT_OF_RANGE, "row " + std::to_string(r[i]));
+      if (r[i] < 0 || r[i] >= n_src)
+        throw StatusError(MMRT_STATUS_OUT_OF_RANGE, "row " + std::to_string(r[i]));
       std::memcpy(d + i * cols, s + int64_t(r[i]) * cols, sizeof(float) * size_t(cols));
     }
   });
@@ -308,7 +331,8 @@ MmrtStatus* scatter_rows(const MmrtTensor* src, const MmrtTensor* rows, MmrtTens
     const float* s = cpu_f32(src, "src");
     float* d = cpu_f32_mut(dst, "dst");
     for (int64_t i = 0; i < n; ++i) {
-      if (r[i] < 0 || r[i] >= n_dst) throw StatusError(MMRT_STATUS_OUT_OF_RANGE, "row " + std::to_string(r[i]));
+      if (r[i] < 0 || r[i] >= n_dst)
+        throw StatusError(MMRT_STATUS_OUT_OF_RANGE, "row " + std::to_string(r[i]));
       std::memcpy(d + int64_t(r[i]) * cols, s + i * cols, sizeof(float) * size_t(cols));
     }
   });
@@ -342,6 +366,8 @@ const MmrtKernels kCpuKernels = {
 
 }  // namespace
 
-const MmrtKernels* cpu_kernels() { return &kCpuKernels; }
+const MmrtKernels* cpu_kernels() {
+  return &kCpuKernels;
+}
 
 }  // namespace mmrt::backend

@@ -9,8 +9,8 @@
 
 #include "core/backend/status.hpp"
 #include "core/backend/tensor.hpp"
-#include "core/plugin/status.h"
 #include "core/image/image_processor.h"
+#include "core/plugin/status.h"
 
 namespace mmrt::backend {
 namespace {
@@ -48,7 +48,8 @@ MmrtStatus* preprocess(const char* config, uint64_t len, const MmrtImage* img, M
     image.height = img->height;
     const size_t n_pixels = size_t(img->width) * size_t(img->height);
     image.rgb.assign(img->rgb, img->rgb + n_pixels * 3);
-    if (MMRT_HAS_FIELD(img, MmrtImage, alpha) && img->alpha) image.alpha.assign(img->alpha, img->alpha + n_pixels);
+    if (MMRT_HAS_FIELD(img, MmrtImage, alpha) && img->alpha)
+      image.alpha.assign(img->alpha, img->alpha + n_pixels);
     image::ProcessedImage result = processor.process(image);
 
     void* data = nullptr;
@@ -82,6 +83,8 @@ const MmrtImageApi kImageApi = {MMRT_SIZEOF(MmrtImageApi, fingerprint), 0, nullp
 
 }  // namespace
 
-const MmrtImageApi* image_service() { return &kImageApi; }
+const MmrtImageApi* image_service() {
+  return &kImageApi;
+}
 
 }  // namespace mmrt::backend

@@ -4,6 +4,8 @@
 
 namespace mmrt::backend {
 
-MmrtStatus* make_status(int32_t code, const std::string& message) { return plugin::make_status(code, message); }
+MmrtStatus* make_status(int32_t code, const std::string& message) {
+  return plugin::make_status(code, message);
+}
 
 }  // namespace mmrt::backend

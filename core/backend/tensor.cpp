@@ -16,15 +16,21 @@ bool operator==(const MmrtDataType& a, const MmrtDataType& b) {
 
 std::string dtype_name(const MmrtDataType& t) {
   switch (t.code) {
-    case MMRT_DTYPE_FLOAT: return "f" + std::to_string(t.bits);
-    case MMRT_DTYPE_BFLOAT: return "bf" + std::to_string(t.bits);
-    case MMRT_DTYPE_INT: return "i" + std::to_string(t.bits);
-    case MMRT_DTYPE_UINT: return "u" + std::to_string(t.bits);
+    case MMRT_DTYPE_FLOAT:
+      return "f" + std::to_string(t.bits);
+    case MMRT_DTYPE_BFLOAT:
+      return "bf" + std::to_string(t.bits);
+    case MMRT_DTYPE_INT:
+      return "i" + std::to_string(t.bits);
+    case MMRT_DTYPE_UINT:
+      return "u" + std::to_string(t.bits);
   }
   return "dtype(" + std::to_string(t.code) + "," + std::to_string(t.bits) + ")";
 }
 
-size_t dtype_size(const MmrtDataType& t) { return (size_t(t.bits) * t.lanes + 7) / 8; }
+size_t dtype_size(const MmrtDataType& t) {
+  return (size_t(t.bits) * t.lanes + 7) / 8;
+}
 
 std::string shape_string(const MmrtTensor& t) {
   std::ostringstream s;
@@ -82,7 +88,9 @@ Tensor& Tensor::operator=(Tensor&& o) noexcept {
   return *this;
 }
 
-Tensor::~Tensor() { std::free(data_); }
+Tensor::~Tensor() {
+  std::free(data_);
+}
 
 int64_t Tensor::numel() const {
   int64_t n = 1;
@@ -119,8 +127,8 @@ void* checked(const MmrtTensor* t, MmrtDataType dtype, const char* what) {
     throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, std::string(what) + " is not on the CPU");
   }
   if (!(t->dtype == dtype)) {
-    throw StatusError(MMRT_STATUS_INVALID_ARGUMENT,
-                      std::string(what) + ": expected " + dtype_name(dtype) + ", got " + dtype_name(t->dtype));
+    throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, std::string(what) + ": expected " + dtype_name(dtype) +
+                                                        ", got " + dtype_name(t->dtype));
   }
   if (t->ndim < 0 || (t->ndim > 0 && !t->shape)) {
     throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, std::string(what) + ": malformed shape");
@@ -128,7 +136,8 @@ void* checked(const MmrtTensor* t, MmrtDataType dtype, const char* what) {
   if (!is_compact(t)) {
     throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, std::string(what) + ": must be compact row-major");
   }
-  if (!t->data && numel(*t) > 0) throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, std::string(what) + ": no data");
+  if (!t->data && numel(*t) > 0)
+    throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, std::string(what) + ": no data");
   return static_cast<char*>(t->data) + t->byte_offset;
 }
 
@@ -137,7 +146,9 @@ void* checked(const MmrtTensor* t, MmrtDataType dtype, const char* what) {
 const float* cpu_f32(const MmrtTensor* t, const char* what) {
   return static_cast<const float*>(checked(t, kF32, what));
 }
-float* cpu_f32_mut(MmrtTensor* t, const char* what) { return static_cast<float*>(checked(t, kF32, what)); }
+float* cpu_f32_mut(MmrtTensor* t, const char* what) {
+  return static_cast<float*>(checked(t, kF32, what));
+}
 const int32_t* cpu_i32(const MmrtTensor* t, const char* what) {
   return static_cast<const int32_t*>(checked(t, kI32, what));
 }
@@ -154,13 +165,15 @@ void expect_ndim(const MmrtTensor* t, int32_t ndim, const char* what) {
 
 void expect_dim(const MmrtTensor* t, int32_t axis, int64_t size, const char* what) {
   if (axis >= t->ndim || t->shape[axis] != size) {
-    throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, std::string(what) + ": expected dim " + std::to_string(axis) +
-                                                        " = " + std::to_string(size) + ", got " +
-                                                        shape_string(*t));
+    throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, std::string(what) + ": expected dim " +
+                                                        std::to_string(axis) + " = " + std::to_string(size) +
+                                                        ", got " + shape_string(*t));
   }
 }
 
-int64_t cols_of(const MmrtTensor* t) { return t->ndim == 0 ? 1 : t->shape[t->ndim - 1]; }
+int64_t cols_of(const MmrtTensor* t) {
+  return t->ndim == 0 ? 1 : t->shape[t->ndim - 1];
+}
 int64_t rows_of(const MmrtTensor* t) {
   int64_t c = cols_of(t);
   return c == 0 ? 0 : numel(*t) / c;

@@ -7,7 +7,9 @@
 namespace mmrt::backend {
 namespace {
 
-WeightStore* store(MmrtWeights* w) { return reinterpret_cast<WeightStore*>(w); }
+WeightStore* store(MmrtWeights* w) {
+  return reinterpret_cast<WeightStore*>(w);
+}
 
 MmrtStatus* api_get(MmrtWeights* w, const char* name, MmrtTensor* out) {
   return status_boundary("weights.get", [&] {
@@ -20,7 +22,9 @@ int32_t api_contains(MmrtWeights* w, const char* name) {
   return w && name && store(w)->contains(name) ? 1 : 0;
 }
 
-uint64_t api_count(MmrtWeights* w) { return w ? store(w)->names().size() : 0; }
+uint64_t api_count(MmrtWeights* w) {
+  return w ? store(w)->names().size() : 0;
+}
 
 const char* api_name_at(MmrtWeights* w, uint64_t i) {
   if (!w || i >= store(w)->names().size()) return nullptr;
@@ -32,7 +36,14 @@ void api_ignore(MmrtWeights* w, const char* name) {
 }
 
 const MmrtWeightsApi kWeightsApi = {
-    MMRT_SIZEOF(MmrtWeightsApi, ignore), 0, nullptr, api_get, api_contains, api_count, api_name_at, api_ignore,
+    MMRT_SIZEOF(MmrtWeightsApi, ignore),
+    0,
+    nullptr,
+    api_get,
+    api_contains,
+    api_count,
+    api_name_at,
+    api_ignore,
 };
 
 }  // namespace
@@ -44,7 +55,9 @@ WeightStore::WeightStore(const model::Checkpoint& checkpoint, MmrtDevice device,
   }
 }
 
-const MmrtWeightsApi* WeightStore::api() const { return &kWeightsApi; }
+const MmrtWeightsApi* WeightStore::api() const {
+  return &kWeightsApi;
+}
 
 const MmrtTensor& WeightStore::get(const std::string& name) {
   std::lock_guard lock(mutex_);

@@ -14,11 +14,16 @@ using Clock = std::chrono::steady_clock;
 
 const char* finish_reason_name(FinishReason r) {
   switch (r) {
-    case FinishReason::none: return "none";
-    case FinishReason::stop: return "stop";
-    case FinishReason::length: return "length";
-    case FinishReason::abort: return "abort";
-    case FinishReason::error: return "error";
+    case FinishReason::none:
+      return "none";
+    case FinishReason::stop:
+      return "stop";
+    case FinishReason::length:
+      return "length";
+    case FinishReason::abort:
+      return "abort";
+    case FinishReason::error:
+      return "error";
   }
   return "none";
 }
@@ -43,8 +48,8 @@ struct Engine::Sequence {
   bool admitted = false;
 
   std::unique_ptr<text::StreamingDetokenizer> detokenizer;
-  std::string text;   // everything decoded so far (stop strings cut it)
-  size_t emitted = 0; // bytes of text already sent
+  std::string text;    // everything decoded so far (stop strings cut it)
+  size_t emitted = 0;  // bytes of text already sent
   int64_t n_generated = 0;
   bool cancelled = false;
 
@@ -68,7 +73,9 @@ struct Engine::Sequence {
 
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
@@ -95,11 +102,14 @@ Engine::Engine(Model& model, EngineConfig config)
     k_cache_.emplace_back(model.device(), spec_.dtype, shape);
     v_cache_.emplace_back(model.device(), spec_.dtype, shape);
   }
-  for (int32_t il = 0; il < spec_.n_layer; ++il) kv_layers_.push_back({k_cache_[il].get(), v_cache_[il].get()});
+  for (int32_t il = 0; il < spec_.n_layer; ++il)
+    kv_layers_.push_back({k_cache_[il].get(), v_cache_[il].get()});
   stats_.kv_blocks_total = n_blocks_;
 }
 
-Engine::~Engine() { stop(false); }
+Engine::~Engine() {
+  stop(false);
+}
 
 void Engine::submit(RequestInput input, EventCallback on_event) {
   const int64_t n_prompt = int64_t(input.prompt.ids.size());
@@ -117,20 +127,22 @@ void Engine::submit(RequestInput input, EventCallback on_event) {
                           std::to_string(spec_.max_position) + " tokens");
   }
   if (ceil_div(total, config_.block_size) > std::min(n_blocks_, max_blocks_per_seq_)) {
-    throw EngineError(EngineError::Kind::too_long,
-                      "prompt plus max_tokens needs " + std::to_string(total) + " tokens of KV cache but only " +
-                          std::to_string(std::min(n_blocks_, max_blocks_per_seq_) * config_.block_size) +
-                          " exist");
+    throw EngineError(
+        EngineError::Kind::too_long,
+        "prompt plus max_tokens needs " + std::to_string(total) + " tokens of KV cache but only " +
+            std::to_string(std::min(n_blocks_, max_blocks_per_seq_) * config_.block_size) + " exist");
   }
   for (const auto& r : input.prompt.ranges) {
     if (r.item < 0 || r.item >= int64_t(input.items.size()) || r.offset < 0 || r.length < 0 ||
         r.offset + r.length > n_prompt || r.length != input.items[size_t(r.item)]->n_tokens) {
-      throw EngineError(EngineError::Kind::invalid, "placeholder ranges do not match the prompt and its images");
+      throw EngineError(EngineError::Kind::invalid,
+                        "placeholder ranges do not match the prompt and its images");
     }
   }
   for (int32_t id : input.prompt.ids) {
     if (id < 0 || id >= spec_.vocab_size) {
-      throw EngineError(EngineError::Kind::invalid, "token id " + std::to_string(id) + " is outside the vocabulary");
+      throw EngineError(EngineError::Kind::invalid,
+                        "token id " + std::to_string(id) + " is outside the vocabulary");
     }
   }
   auto seq = std::make_unique<Sequence>(std::move(input), std::move(on_event));
@@ -179,7 +191,8 @@ void Engine::loop() {
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !submitted_.empty() || !cancelled_.empty() || queued_ > 0; });
+      wake_.wait(lock,
+                 [&] { return stopping_ || !submitted_.empty() || !cancelled_.empty() || queued_ > 0; });
       if (stopping_ && !draining_) break;
       if (stopping_ && queued_ == 0) break;
     }
@@ -382,8 +395,9 @@ void Engine::ensure_encoded(const std::vector<ScheduledChunk>& chunks) {
     encoder_cache_[item.content_hash] = {embeds, ++use_clock_};
   }
   while (int64_t(encoder_cache_.size()) > config_.encoder_cache_items) {
-    auto oldest = std::min_element(encoder_cache_.begin(), encoder_cache_.end(),
-                                   [](const auto& a, const auto& b) { return a.second.last_use < b.second.last_use; });
+    auto oldest =
+        std::min_element(encoder_cache_.begin(), encoder_cache_.end(),
+                         [](const auto& a, const auto& b) { return a.second.last_use < b.second.last_use; });
     encoder_cache_.erase(oldest);
   }
   std::lock_guard lock(mutex_);
@@ -398,7 +412,8 @@ void Engine::run_batch(const std::vector<ScheduledChunk>& chunks) {
   const int64_t axes = spec_.position_axes == 3 ? 3 : 1;
 
   backend::Tensor ids(cpu, backend::kI32, {n_tokens});
-  backend::Tensor positions(cpu, backend::kI32, axes == 3 ? std::vector<int64_t>{3, n_tokens} : std::vector<int64_t>{n_tokens});
+  backend::Tensor positions(cpu, backend::kI32,
+                            axes == 3 ? std::vector<int64_t>{3, n_tokens} : std::vector<int64_t>{n_tokens});
   backend::Tensor query_start(cpu, backend::kI32, {n_seqs + 1});
   backend::Tensor seq_lens(cpu, backend::kI32, {n_seqs});
   backend::Tensor block_tables(cpu, backend::kI32, {n_seqs, max_blocks_per_seq_});
@@ -424,7 +439,8 @@ void Engine::run_batch(const std::vector<ScheduledChunk>& chunks) {
     for (int64_t i = 0; i < n; ++i) {
       const int64_t p = begin + i;
       ids_p[row + i] = seq.tokens[size_t(p)];
-      slot_p[row + i] = int64_t(seq.blocks[size_t(p / config_.block_size)]) * config_.block_size + p % config_.block_size;
+      slot_p[row + i] =
+          int64_t(seq.blocks[size_t(p / config_.block_size)]) * config_.block_size + p % config_.block_size;
       if (axes == 3) {
         for (int64_t a = 0; a < 3; ++a) {
           pos_p[a * n_tokens + row + i] = p < int64_t(seq.positions3.size() / 3)
@@ -455,7 +471,8 @@ void Engine::run_batch(const std::vector<ScheduledChunk>& chunks) {
     embeds = backend::Tensor(model_.device(), dt, {int64_t(embed_rows.size()), dim});
     for (size_t i = 0; i < embed_rows.size(); ++i) {
       std::memcpy(static_cast<char*>(embeds.data()) + i * row_bytes,
-                  static_cast<const char*>(embed_sources[i].first->data()) + size_t(embed_sources[i].second) * row_bytes,
+                  static_cast<const char*>(embed_sources[i].first->data()) +
+                      size_t(embed_sources[i].second) * row_bytes,
                   row_bytes);
     }
     embeds_rows = backend::Tensor(cpu, backend::kI32, {int64_t(embed_rows.size())});
@@ -464,8 +481,9 @@ void Engine::run_batch(const std::vector<ScheduledChunk>& chunks) {
   backend::Tensor logits_rows(cpu, backend::kI32, {int64_t(logit_rows.size())});
   std::copy(logit_rows.begin(), logit_rows.end(), logits_rows.data_as<int32_t>());
   if (logits_.empty() || logits_.shape()[0] < int64_t(logit_rows.size())) {
-    logits_ = backend::Tensor(cpu, backend::kF32, {std::max<int64_t>(int64_t(logit_rows.size()), config_.max_num_seqs),
-                                                   spec_.vocab_size});
+    logits_ = backend::Tensor(
+        cpu, backend::kF32,
+        {std::max<int64_t>(int64_t(logit_rows.size()), config_.max_num_seqs), spec_.vocab_size});
   }
   MmrtTensor logits_view = logits_.view();
   int64_t logits_shape[2] = {int64_t(logit_rows.size()), spec_.vocab_size};
@@ -616,8 +634,8 @@ void Engine::append_token(Sequence& seq, const Sample& sample, RequestEvent& eve
 }
 
 void Engine::finish(Sequence& seq, FinishReason reason, RequestEvent& event, std::string error) {
-  if (reason == FinishReason::length || (reason == FinishReason::stop && event.samples.size() &&
-                                         seq.params.stop.empty())) {
+  if (reason == FinishReason::length ||
+      (reason == FinishReason::stop && event.samples.size() && seq.params.stop.empty())) {
     seq.text += seq.detokenizer->finish();
   }
   if (seq.text.size() > seq.emitted) event.text_delta += seq.text.substr(seq.emitted);
@@ -632,7 +650,8 @@ void Engine::finish(Sequence& seq, FinishReason reason, RequestEvent& event, std
   const auto first = seq.n_generated > 0 ? seq.first_token : now;
   event.timings.ttft_ms = ms_between(seq.arrival, first);
   event.timings.total_ms = ms_between(seq.arrival, now);
-  event.timings.tpot_ms = seq.n_generated > 1 ? ms_between(seq.first_token, seq.last_token) / double(seq.n_generated - 1) : 0;
+  event.timings.tpot_ms =
+      seq.n_generated > 1 ? ms_between(seq.first_token, seq.last_token) / double(seq.n_generated - 1) : 0;
   release(seq);
   by_id_.erase(seq.id);
   {

@@ -1,8 +1,8 @@
 #include "core/engine/model.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/json.hpp>
 #include <cstring>
-#include <spdlog/spdlog.h>
 
 #include "core/backend/cpu_kernels.hpp"
 #include "core/backend/image_service.hpp"
@@ -48,8 +48,8 @@ struct ProcessorSink {
     out.alloc_tensor = &ProcessorSink::alloc;
   }
 
-  static MmrtStatus* alloc(void* ctx, const char* name, MmrtDataType dtype, int32_t ndim, const int64_t* shape,
-                           void** data) {
+  static MmrtStatus* alloc(void* ctx, const char* name, MmrtDataType dtype, int32_t ndim,
+                           const int64_t* shape, void** data) {
     return backend::status_boundary("processor output", [&] {
       auto* self = static_cast<ProcessorSink*>(ctx);
       if (!name || !data || ndim < 0 || ndim > 8 || (ndim > 0 && !shape)) {
@@ -58,13 +58,16 @@ struct ProcessorSink {
       std::vector<int64_t> dims(shape, shape + ndim);
       int64_t n = 1;
       for (int64_t d : dims) {
-        if (d < 0 || d > (int64_t(1) << 32)) throw backend::StatusError(MMRT_STATUS_INVALID_ARGUMENT, "bad dim");
+        if (d < 0 || d > (int64_t(1) << 32))
+          throw backend::StatusError(MMRT_STATUS_INVALID_ARGUMENT, "bad dim");
         n *= d;
       }
-      if (n > (int64_t(1) << 30)) throw backend::StatusError(MMRT_STATUS_RESOURCE_EXHAUSTED, "output too large");
+      if (n > (int64_t(1) << 30))
+        throw backend::StatusError(MMRT_STATUS_RESOURCE_EXHAUSTED, "output too large");
       const std::string which(name);
       if (which == "pixel_values") {
-        if (!(dtype == backend::kF32)) throw backend::StatusError(MMRT_STATUS_INVALID_ARGUMENT, "pixel_values must be f32");
+        if (!(dtype == backend::kF32))
+          throw backend::StatusError(MMRT_STATUS_INVALID_ARGUMENT, "pixel_values must be f32");
         self->pixel_values = backend::Tensor({MMRT_DEVICE_CPU, 0}, dtype, dims);
         *data = self->pixel_values.data();
       } else if (which == "image_grid_thw") {
@@ -102,14 +105,17 @@ struct PadSink {
   static MmrtStatus* emit_positions(void* ctx, const int32_t* positions3, int64_t n_ids, int64_t delta) {
     return backend::status_boundary("padder positions", [&] {
       auto* self = static_cast<PadSink*>(ctx);
-      if (n_ids < 0 || (n_ids && !positions3)) throw backend::StatusError(MMRT_STATUS_INVALID_ARGUMENT, "bad positions");
+      if (n_ids < 0 || (n_ids && !positions3))
+        throw backend::StatusError(MMRT_STATUS_INVALID_ARGUMENT, "bad positions");
       self->result.positions3.assign(positions3, positions3 + 3 * n_ids);
       self->result.next_position_delta = delta;
     });
   }
 };
 
-std::string json_text(const boost::json::object& o) { return boost::json::serialize(o); }
+std::string json_text(const boost::json::object& o) {
+  return boost::json::serialize(o);
+}
 
 }  // namespace
 
@@ -121,7 +127,8 @@ Model::~Model() {
 std::unique_ptr<Model> Model::load(const ModelLoadOptions& options, plugin::PluginRegistry& registry) {
   std::unique_ptr<Model> m(new Model());
   if (options.device != "cpu") {
-    throw std::runtime_error("device '" + options.device + "' is not available in this build (use --device cpu)");
+    throw std::runtime_error("device '" + options.device +
+                             "' is not available in this build (use --device cpu)");
   }
   m->files_ = std::make_unique<model::ModelFiles>(model::ModelFiles::load(options.dir));
   m->name_ = std::filesystem::absolute(options.dir).lexically_normal().filename().string();
@@ -184,7 +191,8 @@ std::unique_ptr<Model> Model::load(const ModelLoadOptions& options, plugin::Plug
     throw std::runtime_error(m->plugin_label_ + " offers no decoder role for " + m->architecture_);
   }
   // A role whose required slots are missing is treated as not offered, never called through NULL.
-  if (m->processor_ && (!MMRT_HAS_FIELD(m->processor_, MmrtProcessorRole, fingerprint) || !m->processor_->process)) {
+  if (m->processor_ &&
+      (!MMRT_HAS_FIELD(m->processor_, MmrtProcessorRole, fingerprint) || !m->processor_->process)) {
     m->processor_ = nullptr;
   }
   if (m->encoder_ && (!MMRT_HAS_FIELD(m->encoder_, MmrtEncoderRole, encode) || !m->encoder_->encode ||
@@ -204,7 +212,8 @@ std::unique_ptr<Model> Model::load(const ModelLoadOptions& options, plugin::Plug
   m->embed_dim_ = m->encoder_ ? m->encoder_->embed_dim(impl.instance.handle()) : s.hidden_size;
   if (m->encoder_ && m->embed_dim_ != s.hidden_size) {
     throw std::runtime_error(m->plugin_label_ + " encoder writes " + std::to_string(m->embed_dim_) +
-                             "-wide embeddings but the decoder's hidden size is " + std::to_string(s.hidden_size));
+                             "-wide embeddings but the decoder's hidden size is " +
+                             std::to_string(s.hidden_size));
   }
   if (m->processor_ && m->processor_->fingerprint) {
     const char* fp = m->processor_->fingerprint(impl.instance.handle());
@@ -215,7 +224,9 @@ std::unique_ptr<Model> Model::load(const ModelLoadOptions& options, plugin::Plug
   return m;
 }
 
-int64_t Model::embed_dim() const { return embed_dim_; }
+int64_t Model::embed_dim() const {
+  return embed_dim_;
+}
 
 ProcessedItem Model::process_image(const image::Image& image) const {
   if (!processor_) throw std::runtime_error(architecture_ + " does not take images");
@@ -234,7 +245,8 @@ ProcessedItem Model::process_image(const image::Image& image) const {
   check(processor_->process(impl_->instance.handle(), &args), impl_->plugin->id(), "processor");
   if (sink.pixel_values.empty()) throw std::runtime_error(plugin_label_ + " processor wrote no pixel_values");
   if (sink.out.n_tokens <= 0 || sink.out.n_tokens > (int64_t(1) << 20)) {
-    throw std::runtime_error(plugin_label_ + " processor reported " + std::to_string(sink.out.n_tokens) + " tokens");
+    throw std::runtime_error(plugin_label_ + " processor reported " + std::to_string(sink.out.n_tokens) +
+                             " tokens");
   }
   ProcessedItem item;
   item.pixel_values = std::move(sink.pixel_values);
@@ -257,7 +269,8 @@ ProcessedItem Model::process_image(const image::Image& image) const {
   return item;
 }
 
-PaddedPrompt Model::pad(const std::vector<int32_t>& ids, const std::vector<const ProcessedItem*>& items) const {
+PaddedPrompt Model::pad(const std::vector<int32_t>& ids,
+                        const std::vector<const ProcessedItem*>& items) const {
   if (!padder_) {
     if (!items.empty()) throw std::runtime_error(architecture_ + " does not take images");
     return PaddedPrompt{ids, {}, {}, 0};
@@ -326,7 +339,8 @@ backend::Tensor Model::encode(const std::vector<const ProcessedItem*>& items) {
   size_t offset = 0;
   std::vector<int64_t> grids;
   for (const ProcessedItem* item : items) {
-    std::memcpy(static_cast<char*>(pixels.data()) + offset, item->pixel_values.data(), item->pixel_values.nbytes());
+    std::memcpy(static_cast<char*>(pixels.data()) + offset, item->pixel_values.data(),
+                item->pixel_values.nbytes());
     offset += item->pixel_values.nbytes();
     grids.insert(grids.end(), item->grid_thw.begin(), item->grid_thw.end());
   }

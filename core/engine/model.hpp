@@ -37,7 +37,7 @@ struct ProcessedItem {
   std::vector<int64_t> grid_thw;  // empty unless the processor has a grid
   int64_t n_tokens = 0;
   int32_t width = 0, height = 0;
-  BlockHash content_hash{};       // plugin id@version + processor fingerprint + RGB pixels
+  BlockHash content_hash{};  // plugin id@version + processor fingerprint + RGB pixels
 };
 
 struct PlaceholderRange {

@@ -45,8 +45,9 @@ Sample Sampler::sample(const float* logits, int64_t vocab) {
     std::iota(order_.begin(), order_.end(), 0);
     int64_t keep = vocab;
     if (params_.top_k > 0) keep = std::min<int64_t>(keep, params_.top_k);
-    std::partial_sort(order_.begin(), order_.begin() + keep, order_.end(),
-                      [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+    std::partial_sort(order_.begin(), order_.begin() + keep, order_.end(), [&](int32_t a, int32_t b) {
+      return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+    });
     std::vector<double> weights(static_cast<size_t>(keep));
     const double top = logits[order_[0]];
     double total = 0;
@@ -77,7 +78,8 @@ Sample Sampler::sample(const float* logits, int64_t vocab) {
     std::vector<int32_t> idx(static_cast<size_t>(vocab));
     std::iota(idx.begin(), idx.end(), 0);
     std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int32_t a, int32_t b) {
-      return logprobs_[size_t(a)] > logprobs_[size_t(b)] || (logprobs_[size_t(a)] == logprobs_[size_t(b)] && a < b);
+      return logprobs_[size_t(a)] > logprobs_[size_t(b)] ||
+             (logprobs_[size_t(a)] == logprobs_[size_t(b)] && a < b);
     });
     for (int64_t i = 0; i < k; ++i) out.top.push_back({idx[size_t(i)], logprobs_[size_t(idx[size_t(i)])]});
   }

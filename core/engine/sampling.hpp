@@ -35,8 +35,8 @@ struct TokenLogprob {
 
 struct Sample {
   int32_t token;
-  float logprob;                   // of the chosen token
-  std::vector<TokenLogprob> top;   // the top_logprobs most likely, best first
+  float logprob;                  // of the chosen token
+  std::vector<TokenLogprob> top;  // the top_logprobs most likely, best first
 };
 
 // Thread-compatible: one sampler per request (it owns the request's random generator).

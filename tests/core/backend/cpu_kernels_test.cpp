@@ -37,9 +37,11 @@ TEST_CASE("linear through the table computes x·wᵀ + b") {
 
 TEST_CASE("mismatched shapes and dtypes are INVALID_ARGUMENT") {
   Tensor x(kCpu, kF32, {2, 3}), w(kCpu, kF32, {2, 4}), y(kCpu, kF32, {2, 2}), ids(kCpu, kF32, {2});
-  CHECK(code_of(cpu_kernels()->linear(x.get(), w.get(), nullptr, y.get(), nullptr)) == MMRT_STATUS_INVALID_ARGUMENT);
+  CHECK(code_of(cpu_kernels()->linear(x.get(), w.get(), nullptr, y.get(), nullptr)) ==
+        MMRT_STATUS_INVALID_ARGUMENT);
   Tensor table(kCpu, kF32, {4, 3});
-  CHECK(code_of(cpu_kernels()->embedding(table.get(), ids.get(), y.get(), nullptr)) == MMRT_STATUS_INVALID_ARGUMENT);
+  CHECK(code_of(cpu_kernels()->embedding(table.get(), ids.get(), y.get(), nullptr)) ==
+        MMRT_STATUS_INVALID_ARGUMENT);
 }
 
 TEST_CASE("out-of-range ids, rows, slots and blocks are refused") {
@@ -49,7 +51,8 @@ TEST_CASE("out-of-range ids, rows, slots and blocks are refused") {
 
   Tensor rows(kCpu, kI32, {1}), dst(kCpu, kF32, {2, 3});
   rows.data_as<int32_t>()[0] = 2;
-  CHECK(code_of(cpu_kernels()->scatter_rows(out.get(), rows.get(), dst.get(), nullptr)) == MMRT_STATUS_OUT_OF_RANGE);
+  CHECK(code_of(cpu_kernels()->scatter_rows(out.get(), rows.get(), dst.get(), nullptr)) ==
+        MMRT_STATUS_OUT_OF_RANGE);
 
   Tensor k_cache(kCpu, kF32, {2, 4, 1, 3}), v_cache(kCpu, kF32, {2, 4, 1, 3});
   Tensor k(kCpu, kF32, {1, 1, 3}), v(kCpu, kF32, {1, 1, 3}), slots(kCpu, kI64, {1});

@@ -76,8 +76,8 @@ Loaded load(const std::string& name) {
 }
 
 engine::RequestInput make_input(const engine::Model& model, const Golden& g, const std::string& id) {
-  std::string text = g.chat ? engine::render_chat(model, engine::single_turn_messages(g.prompt, g.images.size()))
-                            : g.prompt;
+  std::string text =
+      g.chat ? engine::render_chat(model, engine::single_turn_messages(g.prompt, g.images.size())) : g.prompt;
   engine::PreparedPrompt p = engine::prepare_prompt(model, text, g.images);
   engine::SamplingParams params;
   params.max_tokens = g.max_tokens;

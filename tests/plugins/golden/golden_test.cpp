@@ -48,14 +48,17 @@ boost::json::value read_json(const fs::path& p) {
   return boost::json::parse(s.str());
 }
 
-std::vector<int64_t> ints(const boost::json::value& v) { return boost::json::value_to<std::vector<int64_t>>(v); }
+std::vector<int64_t> ints(const boost::json::value& v) {
+  return boost::json::value_to<std::vector<int64_t>>(v);
+}
 
 void check_case(const fs::path& dir, const boost::json::object& c) {
   const std::string name(c.at("name").as_string());
   CAPTURE(name);
-  std::string cmd = shell_quote(kBinary.string()) + " generate --json --plugin-dirs " + shell_quote(kPlugins.string()) +
-                    " --model " + shell_quote((dir / std::string(c.at("model").as_string())).string()) +
-                    " --max-tokens " + std::to_string(c.at("max_tokens").as_int64()) + " --top-logprobs 5";
+  std::string cmd = shell_quote(kBinary.string()) + " generate --json --plugin-dirs " +
+                    shell_quote(kPlugins.string()) + " --model " +
+                    shell_quote((dir / std::string(c.at("model").as_string())).string()) + " --max-tokens " +
+                    std::to_string(c.at("max_tokens").as_int64()) + " --top-logprobs 5";
   const bool chat = c.at("chat").as_bool();
   const std::string prompt(chat ? c.at("chat_messages_text").as_string() : c.at("prompt").as_string());
   cmd += " --prompt " + shell_quote(prompt);
@@ -81,7 +84,8 @@ void check_case(const fs::path& dir, const boost::json::object& c) {
     const auto& want_top1 = want_lp[step].as_array().at(0).as_array();
     const auto& got_top1 = got_lp[step].as_array().at(0).as_array();
     CHECK(got_top1.at(0).as_int64() == want_top1.at(0).as_int64());
-    worst = std::max(worst, std::abs(got_top1.at(1).to_number<double>() - want_top1.at(1).to_number<double>()));
+    worst =
+        std::max(worst, std::abs(got_top1.at(1).to_number<double>() - want_top1.at(1).to_number<double>()));
   }
   CHECK_MESSAGE(worst <= 1e-3, "largest top-1 logprob difference " << worst);
 }
@@ -94,7 +98,9 @@ TEST_CASE("plugins reproduce the Transformers goldens through mmrt generate") {
     const fs::path dir = kFixtures / fixture;
     const boost::json::value goldens = read_json(dir / "goldens.json");
     for (const auto& c : goldens.as_array()) {
-      SUBCASE(std::string(c.at("name").as_string()).c_str()) { check_case(dir, c.as_object()); }
+      SUBCASE(std::string(c.at("name").as_string()).c_str()) {
+        check_case(dir, c.as_object());
+      }
       ++n_cases;
     }
   }
@@ -108,10 +114,10 @@ TEST_CASE("mmrt preprocess reports the processor output Transformers computed") 
     const auto& c = cv.as_object();
     if (c.at("images").as_array().empty()) continue;
     CAPTURE(std::string(c.at("name").as_string()));
-    const std::string cmd = shell_quote(kBinary.string()) + " preprocess --json --plugin-dirs " +
-                            shell_quote(kPlugins.string()) + " --model " +
-                            shell_quote((dir / std::string(c.at("model").as_string())).string()) + " --image " +
-                            shell_quote((dir / std::string(c.at("images").as_array()[0].as_string())).string());
+    const std::string cmd =
+        shell_quote(kBinary.string()) + " preprocess --json --plugin-dirs " + shell_quote(kPlugins.string()) +
+        " --model " + shell_quote((dir / std::string(c.at("model").as_string())).string()) + " --image " +
+        shell_quote((dir / std::string(c.at("images").as_array()[0].as_string())).string());
     int status = 0;
     const std::string out = run(cmd + " 2>/dev/null", status);
     REQUIRE(status == 0);
@@ -122,8 +128,10 @@ TEST_CASE("mmrt preprocess reports the processor output Transformers computed") 
     const auto& wh = want.at("head").as_array();
     const auto& gh = gp.at("head").as_array();
     REQUIRE(gh.size() == wh.size());
-    for (size_t i = 0; i < wh.size(); ++i) CHECK(std::abs(gh[i].to_number<double>() - wh[i].to_number<double>()) <= 0.02);
-    const double n = double(ints(want.at("shape"))[0] * ints(want.at("shape"))[1] * ints(want.at("shape"))[2]);
+    for (size_t i = 0; i < wh.size(); ++i)
+      CHECK(std::abs(gh[i].to_number<double>() - wh[i].to_number<double>()) <= 0.02);
+    const double n =
+        double(ints(want.at("shape"))[0] * ints(want.at("shape"))[1] * ints(want.at("shape"))[2]);
     CHECK(std::abs(gp.at("sum").to_number<double>() - want.at("sum").to_number<double>()) / n <= 0.002);
   }
 }
