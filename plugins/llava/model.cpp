@@ -9,6 +9,7 @@ sdk::NameMapper checkpoint_layouts() {
       {"multi_modal_projector.", "model.multi_modal_projector."},          // 4.52+
       {"vision_tower.vision_model.", "model.vision_tower.vision_model."},  // 4.52 - 4.57
       {"vision_tower.vision_model.", "model.vision_tower."},               // 5.x drops the inner vision_model
+      {"vision_tower.vision_model.", "vision_tower."},                     // 5.x save_pretrained, v4 prefixes
   });
 }
 

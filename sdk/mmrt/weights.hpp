@@ -95,6 +95,11 @@ class NameMapper {
 
   // The canonical spelling of a checkpoint name (unchanged when no alias applies).
   std::string canonical(std::string_view checkpoint_name) const {
+    // A name already spelled canonically stays as it is, even when a shorter alternative prefix (such as
+    // "vision_tower." for "vision_tower.vision_model.") would also match it.
+    for (const Alias& a : aliases_) {
+      if (checkpoint_name.starts_with(a.canonical)) return std::string(checkpoint_name);
+    }
     for (const Alias& a : aliases_) {
       if (checkpoint_name.starts_with(a.alternative)) {
         return a.canonical + std::string(checkpoint_name.substr(a.alternative.size()));

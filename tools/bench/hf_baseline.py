@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Transformers on the same checkpoint and request shape as `mmrt bench --mode offline`, for side-by-side numbers.
+
+Each request: one random image of --image-size, "USER: <image>\\n" followed by --input-len random ordinary
+tokens, " ASSISTANT:", then exactly --output-len generated tokens (EOS ignored), --batch requests per
+generate() call. Reports TTFT (a one-token generate of the batch), TPOT ((full - TTFT) / (output_len - 1)),
+output tokens/s, and vision tower + projector images/s at the batch size, as JSON.
+
+    python3 tools/bench/hf_baseline.py --model /tmp/llava-7b-random --device cuda --dtype fp16 \\
+        --batch 1 --input-len 24 --output-len 128 --image-size 336x336
+"""
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import AutoProcessor, LlavaForConditionalGeneration
+
+
+def sync(device):
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--dtype", choices=["fp16", "bf16", "fp32"], default="fp16")
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--input-len", type=int, default=24)
+    ap.add_argument("--output-len", type=int, default=128)
+    ap.add_argument("--image-size", default="336x336")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype]
+    w, h = (int(x) for x in args.image_size.split("x"))
+
+    processor = AutoProcessor.from_pretrained(args.model)
+    model = LlavaForConditionalGeneration.from_pretrained(args.model, dtype=dtype).to(args.device).eval()
+    rng = np.random.default_rng(args.seed)
+    images = [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for _ in range(args.batch)]
+    words = ["the", "a", "cat", "on", "mat", "blue", "sky", "house", "tree", "red"]
+    prompts = []
+    for _ in range(args.batch):
+        text = " ".join(rng.choice(words, size=4 * args.input_len))
+        ids = processor.tokenizer(text, add_special_tokens=False).input_ids[: args.input_len]
+        prompts.append("USER: <image>\n" + processor.tokenizer.decode(ids) + " ASSISTANT:")
+    inputs = processor(images=images, text=prompts, return_tensors="pt", padding=True).to(args.device)
+    inputs["pixel_values"] = inputs["pixel_values"].to(dtype)
+    gen = dict(do_sample=False, num_beams=1, min_new_tokens=args.output_len, max_new_tokens=args.output_len,
+               pad_token_id=processor.tokenizer.pad_token_id or 0)
+
+    def timed(fn):
+        sync(args.device)
+        t = time.perf_counter()
+        with torch.inference_mode():
+            fn()
+        sync(args.device)
+        return time.perf_counter() - t
+
+    timed(lambda: model.generate(**inputs, **{**gen, "min_new_tokens": 1, "max_new_tokens": 2}))  # warm-up
+    ttft = [timed(lambda: model.generate(**inputs, **{**gen, "min_new_tokens": 1, "max_new_tokens": 1}))
+            for _ in range(args.repeats)]
+    full = [timed(lambda: model.generate(**inputs, **gen)) for _ in range(args.repeats)]
+    vision = [timed(lambda: model.model.get_image_features(
+        pixel_values=inputs["pixel_values"], vision_feature_layer=model.config.vision_feature_layer,
+        vision_feature_select_strategy=model.config.vision_feature_select_strategy)) for _ in range(args.repeats)]
+    t_ttft, t_full, t_vision = statistics.median(ttft), statistics.median(full), statistics.median(vision)
+    report = {
+        "engine": "transformers", "device": args.device, "dtype": args.dtype, "batch": args.batch,
+        "input_len": args.input_len, "output_len": args.output_len, "image_size": args.image_size,
+        "ttft_ms": 1e3 * t_ttft,
+        "tpot_ms": 1e3 * (t_full - t_ttft) / max(args.output_len - 1, 1),
+        "output_tokens_per_s": args.batch * args.output_len / t_full,
+        "vision_images_per_s": args.batch / t_vision,
+        "peak_gpu_memory_gb": torch.cuda.max_memory_allocated() / 1e9 if args.device.startswith("cuda") else None,
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
