@@ -1,0 +1,25 @@
+// Where a request's image bytes come from: an image_url is a data: URL (base64), a local file inside the
+// directory the operator allowed, or a remote URL, which this server refuses (it never fetches).
+//
+// Example: "data:image/png;base64,iVBORw0K..." -> the PNG's bytes; "file:///srv/media/cat.png" with
+// --allowed-local-media-dir /srv/media -> the file's bytes; "/etc/passwd" or "file:///srv/media/../x" -> 400.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mmrt::server {
+
+struct MediaPolicy {
+  std::optional<std::filesystem::path> allowed_local_dir;  // canonical; local files are refused without it
+  size_t max_bytes = 32u << 20;                            // per image, after base64 decoding
+};
+
+// Throws ApiError(400) naming `param` when the URL is malformed, refused by the policy or unreadable.
+std::vector<uint8_t> load_image_url(const std::string& url, const MediaPolicy& policy,
+                                    const std::string& param);
+
+}  // namespace mmrt::server

@@ -1,0 +1,61 @@
+// The OpenAI-compatible HTTP server: POST /v1/chat/completions and /v1/completions (plain or streamed as
+// server-sent events), GET /v1/models, /health and /metrics.
+//
+// Threads: one io thread runs every socket, timer and response; a worker pool (boost::asio::thread_pool)
+// parses bodies, decodes images and prepares prompts; the engine runs its own loop thread and its event
+// callbacks only post to the io thread. So all connection state is touched on the io thread alone.
+// A request's life: read (body limit) -> worker: parse, decode, template, tokenize, process -> io:
+// Engine::submit -> engine events -> io: SSE chunks or one JSON body. A client that disconnects, a request
+// timeout and shutdown all end in Engine::cancel (or stop), so the engine frees the request's KV blocks.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/engine/engine.hpp"
+#include "core/engine/model.hpp"
+#include "host/server/openai_request.hpp"
+#include "host/server/request_preparation.hpp"
+
+namespace mmrt::server {
+
+class Session;
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8000;           // 0 picks a free port
+  std::string served_model_name;  // the API's model id; the model folder's name when empty
+  std::string api_key;            // when set, requests need "Authorization: Bearer <key>" (/health excepted)
+  size_t max_body_bytes = 32u << 20;
+  RequestLimits request_limits;
+  PreparationLimits preparation;
+  std::chrono::milliseconds request_timeout{std::chrono::minutes(10)};
+  std::chrono::milliseconds read_timeout{std::chrono::seconds(60)};  // to receive a whole request
+  std::chrono::milliseconds shutdown_grace{
+      std::chrono::seconds(30)};  // then in-flight requests are cancelled
+  int n_workers = 2;
+};
+
+class Server {
+ public:
+  // The engine must be started; the server never stops it before run() ends.
+  Server(engine::Model& model, engine::Engine& engine, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens; returns the bound port. Throws std::runtime_error naming the address on failure.
+  uint16_t listen();
+  // Serves until SIGINT or SIGTERM, then stops accepting, lets in-flight requests finish for the grace
+  // period, cancels the rest, stops the engine and returns.
+  void run();
+
+ private:
+  friend class Session;  // one connection, in server.cpp
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mmrt::server
