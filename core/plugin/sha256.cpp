@@ -81,6 +81,7 @@ void Sha256::compress(const uint8_t* block) {
 }
 
 void Sha256::update(std::span<const std::byte> bytes) {
+  if (bytes.empty()) return;  // data() may be NULL, which memcpy must never see
   const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
   size_t remaining = bytes.size();
   total_bytes_ += remaining;
