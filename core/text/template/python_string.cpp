@@ -2,6 +2,7 @@
 
 #include <utf8proc.h>
 
+#include "core/text/utf8.hpp"
 #include "template_error.hpp"
 
 namespace mmrt::text::jinja::pystr {
@@ -109,20 +110,8 @@ char32_t decode_one(std::string_view s, size_t& pos) {
 void append_utf8(std::string& out, char32_t cp) {
   if (is_escaped_byte(cp)) {
     out.push_back(static_cast<char>(cp - kEscapedByteBase));
-  } else if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
   } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    text::utf8::append_codepoint(out, cp);
   }
 }
 
