@@ -1,12 +1,15 @@
 #include "core/backend/tensor.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <sstream>
 #include <utility>
 
+#include "core/backend/cuda_runtime.hpp"
 #include "core/backend/status.hpp"
+#include "core/plugin/host_api.h"
 
 namespace mmrt::backend {
 
@@ -46,17 +49,37 @@ int64_t numel(const MmrtTensor& t) {
   return n;
 }
 
+namespace {
+
+// Device memory through the host allocator registry (MmrtHostApi.alloc), which reports its own errors.
+void* device_alloc(MmrtDevice device, size_t bytes) {
+  const MmrtHostApi* host = plugin::host_api();
+  void* data = nullptr;
+  if (MmrtStatus* s = host->alloc(device, std::max<size_t>(bytes, 1), 256, &data)) {
+    const std::string message = host->status_message(s);
+    const int32_t code = host->status_code(s);
+    host->status_free(s);
+    throw StatusError(code, "tensor of " + std::to_string(bytes) + " bytes on device type " +
+                                std::to_string(device.device_type) + ": " + message);
+  }
+  return data;
+}
+
+}  // namespace
+
 Tensor::Tensor(MmrtDevice device, MmrtDataType dtype, std::vector<int64_t> shape)
     : device_(device), dtype_(dtype), shape_(std::move(shape)) {
-  if (device_.device_type != MMRT_DEVICE_CPU) {
-    throw StatusError(MMRT_STATUS_UNIMPLEMENTED, "host tensors on a non-CPU device are not built in");
-  }
   int64_t n = 1;
   for (int64_t d : shape_) {
     if (d < 0) throw std::invalid_argument("negative tensor dimension");
     n *= d;
   }
   nbytes_ = size_t(n) * dtype_size(dtype_);
+  if (device_.device_type != MMRT_DEVICE_CPU) {
+    data_ = device_alloc(device_, nbytes_);
+    reset_view();
+    return;
+  }
   size_t rounded = (std::max<size_t>(nbytes_, 1) + 63) / 64 * 64;
   data_ = std::aligned_alloc(64, rounded);
   if (!data_) throw std::bad_alloc();
@@ -74,7 +97,7 @@ Tensor::Tensor(Tensor&& o) noexcept
 
 Tensor& Tensor::operator=(Tensor&& o) noexcept {
   if (this != &o) {
-    std::free(data_);
+    release();
     device_ = o.device_;
     dtype_ = o.dtype_;
     shape_ = std::move(o.shape_);
@@ -89,7 +112,32 @@ Tensor& Tensor::operator=(Tensor&& o) noexcept {
 }
 
 Tensor::~Tensor() {
-  std::free(data_);
+  release();
+}
+
+void Tensor::release() noexcept {
+  if (data_ == nullptr) return;
+  if (device_.device_type == MMRT_DEVICE_CPU) {
+    std::free(data_);
+  } else {
+    plugin::host_api()->free(device_, data_);
+  }
+  data_ = nullptr;
+}
+
+Tensor Tensor::copy_to(MmrtDevice device, const MmrtStream& stream) const {
+  Tensor out(device, dtype_, shape_);
+  out.copy_from(*this, stream);
+  return out;
+}
+
+void Tensor::copy_from(const Tensor& src, const MmrtStream& stream) {
+  if (!(src.dtype_ == dtype_) || src.nbytes_ != nbytes_) {
+    throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "tensor copy from " + dtype_name(src.dtype_) + " " +
+                                                        shape_string(src.view_) + " into " +
+                                                        dtype_name(dtype_) + " " + shape_string(view_));
+  }
+  copy_bytes(data_, device_, src.data_, src.device_, nbytes_, stream);
 }
 
 int64_t Tensor::numel() const {

@@ -1,7 +1,9 @@
 // Host-owned tensors and checked access to the MmrtTensor views that cross the plugin ABI.
 //
 // Tensor owns its memory and shape storage; view() hands out an MmrtTensor that stays valid as long as
-// the Tensor lives and is not moved-from. Not thread-safe for mutation; concurrent reads are fine.
+// the Tensor lives and is not moved-from. CPU tensors are zero-filled host memory; tensors on another
+// device come from that device's allocator behind MmrtHostApi.alloc (for CUDA the caching pool that
+// cuda_init registers) and start uninitialised. Not thread-safe for mutation; concurrent reads are fine.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +43,8 @@ class Tensor {
   const MmrtTensor* get() const { return &view_; }
   MmrtTensor* get() { return &view_; }
   const std::vector<int64_t>& shape() const { return shape_; }
+  MmrtDevice device() const { return device_; }
+  MmrtDataType dtype() const { return dtype_; }
   int64_t numel() const;
   size_t nbytes() const { return nbytes_; }
   void* data() const { return data_; }
@@ -50,8 +54,16 @@ class Tensor {
   }
   bool empty() const { return data_ == nullptr; }
 
+  // A copy of this tensor on `device`, enqueued on `stream` (a CUDA stream whenever either side is on
+  // CUDA; CPU to CPU copies at once). This tensor must stay alive and unchanged, and a CPU result holds
+  // the data only, once the stream is synchronised.
+  Tensor copy_to(MmrtDevice device, const MmrtStream& stream) const;
+  // Enqueues src -> this; src must have this tensor's dtype and element count. Same rules as copy_to.
+  void copy_from(const Tensor& src, const MmrtStream& stream);
+
  private:
   void reset_view();
+  void release() noexcept;
   MmrtDevice device_{MMRT_DEVICE_CPU, 0};
   MmrtDataType dtype_{kF32};
   std::vector<int64_t> shape_;

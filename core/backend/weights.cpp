@@ -1,8 +1,12 @@
 #include "core/backend/weights.hpp"
 
+#include <cstring>
 #include <span>
+#include <vector>
 
+#include "core/backend/cuda_runtime.hpp"
 #include "core/backend/status.hpp"
+#include "kernels/cpu/convert.hpp"
 
 namespace mmrt::backend {
 namespace {
@@ -46,12 +50,45 @@ const MmrtWeightsApi kWeightsApi = {
     api_ignore,
 };
 
+// The checkpoint tensor in the compute dtype, in host memory: raw bytes when the checkpoint already has that
+// dtype, otherwise through fp32 (exact for f16/bf16 sources; f32 -> 16-bit rounds to nearest even).
+std::vector<std::byte> host_bytes(const model::Checkpoint& checkpoint, const model::TensorInfo& info,
+                                  MmrtDataType dtype) {
+  const size_t n = size_t(info.numel());
+  std::vector<std::byte> out(n * dtype_size(dtype));
+  const bool same = (dtype == kBF16 && info.dtype == model::DType::bf16) ||
+                    (dtype == kF16 && info.dtype == model::DType::f16) ||
+                    (dtype == kF32 && info.dtype == model::DType::f32);
+  if (same && info.nbytes == out.size()) {
+    std::memcpy(out.data(), info.data, out.size());
+    return out;
+  }
+  if (dtype == kF32) {
+    checkpoint.read_f32(info, std::span<float>(reinterpret_cast<float*>(out.data()), n));
+    return out;
+  }
+  std::vector<float> f32(n);
+  checkpoint.read_f32(info, f32);
+  auto* half = reinterpret_cast<uint16_t*>(out.data());
+  if (dtype == kBF16) {
+    cpu::f32_to_bf16(f32.data(), half, int64_t(n));
+  } else {
+    cpu::f32_to_f16(f32.data(), half, int64_t(n));
+  }
+  return out;
+}
+
 }  // namespace
 
 WeightStore::WeightStore(const model::Checkpoint& checkpoint, MmrtDevice device, MmrtDataType compute_dtype)
     : checkpoint_(checkpoint), device_(device), compute_dtype_(compute_dtype), names_(checkpoint.names()) {
-  if (device_.device_type != MMRT_DEVICE_CPU || !(compute_dtype_ == kF32)) {
-    throw StatusError(MMRT_STATUS_UNIMPLEMENTED, "weights: only f32 on the CPU are built in");
+  const bool cpu_f32 = device_.device_type == MMRT_DEVICE_CPU && compute_dtype_ == kF32;
+  const bool cuda = device_.device_type == MMRT_DEVICE_CUDA &&
+                    (compute_dtype_ == kF32 || compute_dtype_ == kBF16 || compute_dtype_ == kF16);
+  if (!cpu_f32 && !cuda) {
+    throw StatusError(MMRT_STATUS_UNIMPLEMENTED,
+                      "weights: " + dtype_name(compute_dtype_) + " on device type " +
+                          std::to_string(device_.device_type) + " (CPU takes f32; CUDA f32, f16 or bf16)");
   }
 }
 
@@ -68,7 +105,12 @@ const MmrtTensor& WeightStore::get(const std::string& name) {
                       "tensor '" + name + "' is not in the checkpoint " + checkpoint_.dir().string());
   }
   Tensor t(device_, compute_dtype_, info->shape);
-  checkpoint_.read_f32(*info, std::span<float>(t.data_as<float>(), size_t(t.numel())));
+  if (device_.device_type == MMRT_DEVICE_CPU) {
+    checkpoint_.read_f32(*info, std::span<float>(t.data_as<float>(), size_t(t.numel())));
+  } else {
+    const std::vector<std::byte> bytes = host_bytes(checkpoint_, *info, compute_dtype_);
+    upload_sync(t.data(), device_, bytes.data(), bytes.size());
+  }
   auto [it, inserted] = loaded_.emplace(name, std::move(t));
   return it->second.view();
 }

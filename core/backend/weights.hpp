@@ -1,5 +1,7 @@
 // The weights a plugin instance reads through MmrtWeightsApi: a memory-mapped checkpoint whose tensors
 // are converted to the compute dtype and device on first request and kept until the instance is gone.
+// CPU takes f32. CUDA takes f32, f16 or bf16: a checkpoint tensor already in that dtype is uploaded as is,
+// any other is converted on the host (through fp32, round to nearest even) and then uploaded, once.
 //
 // Thread-safe: get() may race with itself (one mutex guards the converted-tensor cache). The object must
 // outlive every plugin instance created with it.

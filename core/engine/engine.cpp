@@ -386,7 +386,7 @@ void Engine::ensure_encoded(const std::vector<ScheduledChunk>& chunks) {
   int64_t row = 0;
   for (size_t i = 0; i < to_encode.size(); ++i) {
     const ProcessedItem& item = *to_encode[i];
-    auto embeds = std::make_shared<backend::Tensor>(model_.device(), all.view().dtype,
+    auto embeds = std::make_shared<backend::Tensor>(MmrtDevice{MMRT_DEVICE_CPU, 0}, all.view().dtype,
                                                     std::vector<int64_t>{item.n_tokens, dim});
     std::memcpy(embeds->data(), static_cast<char*>(all.data()) + size_t(row) * row_bytes,
                 size_t(item.n_tokens) * row_bytes);
@@ -468,7 +468,7 @@ void Engine::run_batch(const std::vector<ScheduledChunk>& chunks) {
   if (!embed_rows.empty()) {
     const MmrtDataType dt = embed_sources[0].first->view().dtype;
     const size_t row_bytes = size_t(dim) * backend::dtype_size(dt);
-    embeds = backend::Tensor(model_.device(), dt, {int64_t(embed_rows.size()), dim});
+    embeds = backend::Tensor(cpu, dt, {int64_t(embed_rows.size()), dim});
     for (size_t i = 0; i < embed_rows.size(); ++i) {
       std::memcpy(static_cast<char*>(embeds.data()) + i * row_bytes,
                   static_cast<const char*>(embed_sources[i].first->data()) +

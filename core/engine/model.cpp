@@ -2,10 +2,13 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/json.hpp>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 
-#include "core/backend/cpu_kernels.hpp"
+#include "core/backend/cuda_runtime.hpp"
 #include "core/backend/image_service.hpp"
+#include "core/backend/kernels_dispatch.hpp"
 #include "core/backend/status.hpp"
 #include "core/backend/weights.hpp"
 #include "core/model/checkpoint.h"
@@ -24,6 +27,10 @@ struct Model::Impl {
   std::unique_ptr<model::Checkpoint> checkpoint;
   std::unique_ptr<backend::WeightStore> weights;
   plugin::Instance instance;
+  // CUDA only: the one stream every encode and forward runs on, and the pinned memory that stages the
+  // engine's host tensors on their way to and from the device. Both are used by the engine thread only.
+  std::unique_ptr<backend::DeviceStream> stream;
+  backend::PinnedBuffer staging;
 };
 
 namespace {
@@ -117,6 +124,62 @@ std::string json_text(const boost::json::object& o) {
   return boost::json::serialize(o);
 }
 
+// "cpu", "cuda" or "cuda:N".
+MmrtDevice parse_device(const std::string& name) {
+  if (name == "cpu") return {MMRT_DEVICE_CPU, 0};
+  if (name == "cuda") return {MMRT_DEVICE_CUDA, 0};
+  if (name.starts_with("cuda:") && name.size() > 5 && name.size() < 9 &&
+      name.find_first_not_of("0123456789", 5) == std::string::npos) {
+    return {MMRT_DEVICE_CUDA, std::stoi(name.substr(5))};
+  }
+  throw std::runtime_error("device '" + name + "' is not known (use cpu, cuda or cuda:N)");
+}
+
+// The CUDA compute dtype: MMRT_CUDA_DTYPE=f32|bf16|fp16 (f32 is the exactness test mode), bf16 by default.
+MmrtDataType cuda_compute_dtype() {
+  const char* env = std::getenv("MMRT_CUDA_DTYPE");
+  const std::string name = env && *env ? env : "bf16";
+  if (name == "bf16") return backend::kBF16;
+  if (name == "fp16" || name == "f16") return backend::kF16;
+  if (name == "f32" || name == "fp32") return backend::kF32;
+  throw std::runtime_error("MMRT_CUDA_DTYPE='" + name + "' is not one of f32, bf16, fp16");
+}
+
+// Host tensors copied into one pinned buffer and enqueued to the device, in order. The buffer may be
+// reused once the stream has been synchronised (each encode and forward ends with that).
+class Uploader {
+ public:
+  Uploader(backend::PinnedBuffer& staging, size_t total_bytes, MmrtDevice device, const MmrtStream& stream)
+      : base_(static_cast<char*>(staging.reserve(total_bytes))), device_(device), stream_(stream) {}
+
+  // Bytes a tensor takes in the staging buffer (rounded so every copy starts aligned).
+  static size_t footprint(const MmrtTensor* t) {
+    return t ? (size_t(backend::numel(*t)) * backend::dtype_size(t->dtype) + 255) / 256 * 256 : 0;
+  }
+
+  // A device copy of a compact host tensor (NULL stays NULL).
+  std::optional<backend::Tensor> upload(const MmrtTensor* t) {
+    if (!t) return std::nullopt;
+    const size_t bytes = size_t(backend::numel(*t)) * backend::dtype_size(t->dtype);
+    backend::Tensor out(device_, t->dtype, std::vector<int64_t>(t->shape, t->shape + t->ndim));
+    char* slot = base_ + used_;
+    if (bytes) std::memcpy(slot, static_cast<const char*>(t->data) + t->byte_offset, bytes);
+    used_ += footprint(t);
+    backend::copy_bytes(out.data(), device_, slot, {MMRT_DEVICE_CPU, 0}, bytes, stream_);
+    return out;
+  }
+
+ private:
+  char* base_;
+  size_t used_ = 0;
+  MmrtDevice device_;
+  const MmrtStream& stream_;
+};
+
+const MmrtTensor* get_or_null(const std::optional<backend::Tensor>& t) {
+  return t ? t->get() : nullptr;
+}
+
 }  // namespace
 
 Model::Model() : impl_(std::make_unique<Impl>()) {}
@@ -126,9 +189,14 @@ Model::~Model() {
 
 std::unique_ptr<Model> Model::load(const ModelLoadOptions& options, plugin::PluginRegistry& registry) {
   std::unique_ptr<Model> m(new Model());
-  if (options.device != "cpu") {
-    throw std::runtime_error("device '" + options.device +
-                             "' is not available in this build (use --device cpu)");
+  m->device_ = parse_device(options.device);
+  if (m->device_.device_type == MMRT_DEVICE_CUDA) {
+    if (!backend::cuda_compiled()) {
+      throw std::runtime_error("device '" + options.device +
+                               "' is not available in this build (use --device cpu)");
+    }
+    backend::cuda_init(m->device_.device_id);
+    m->compute_dtype_ = cuda_compute_dtype();
   }
   m->files_ = std::make_unique<model::ModelFiles>(model::ModelFiles::load(options.dir));
   m->name_ = std::filesystem::absolute(options.dir).lexically_normal().filename().string();
@@ -146,15 +214,17 @@ std::unique_ptr<Model> Model::load(const ModelLoadOptions& options, plugin::Plug
   m->eos_ids_ = m->files_->eos_token_ids;
 
   // Host extensions exist before any plugin code runs, so a plugin may look them up from its entry on.
-  plugin::register_host_extension(MMRT_KERNELS_EXTENSION, backend::cpu_kernels());
+  plugin::register_host_extension(MMRT_KERNELS_EXTENSION, backend::dispatch_kernels());
   plugin::register_host_extension(MMRT_IMAGE_EXTENSION, backend::image_service());
   Impl& impl = *m->impl_;
   impl.plugin = registry.load_for_architecture(m->architecture_);
   m->plugin_label_ = impl.plugin->id() + "@" + impl.plugin->manifest().version;
   spdlog::info("model {}: {} served by {}", m->name_, m->architecture_, m->plugin_label_);
 
+  if (m->device_.device_type == MMRT_DEVICE_CUDA)
+    impl.stream = std::make_unique<backend::DeviceStream>(m->device_);
   impl.checkpoint = std::make_unique<model::Checkpoint>(model::Checkpoint::open(options.dir));
-  impl.weights = std::make_unique<backend::WeightStore>(*impl.checkpoint, m->device_, backend::kF32);
+  impl.weights = std::make_unique<backend::WeightStore>(*impl.checkpoint, m->device_, m->compute_dtype_);
 
   const std::string config = json_text(m->files_->config);
   const std::string preprocessor = json_text(m->files_->preprocessor_config);
@@ -170,7 +240,7 @@ std::unique_ptr<Model> Model::load(const ModelLoadOptions& options, plugin::Plug
   args.weights_api = impl.weights->api();
   args.weights = impl.weights->handle();
   args.device = m->device_;
-  args.compute_dtype = backend::kF32;
+  args.compute_dtype = m->compute_dtype_;
   impl.instance = impl.plugin->create(args);
 
   const std::vector<std::string> unclaimed = impl.weights->unclaimed();
@@ -219,8 +289,9 @@ std::unique_ptr<Model> Model::load(const ModelLoadOptions& options, plugin::Plug
     const char* fp = m->processor_->fingerprint(impl.instance.handle());
     m->fingerprint_ = fp ? fp : "";
   }
-  spdlog::info("model {}: {} layers, {} KV heads x {}, vocab {}, {:.1f} MB of weights", m->name_, s.n_layer,
-               s.n_head_kv, s.head_dim, s.vocab_size, double(impl.weights->bytes_loaded()) / 1e6);
+  spdlog::info("model {}: {} layers, {} KV heads x {}, vocab {}, {:.1f} MB of {} weights on {}", m->name_,
+               s.n_layer, s.n_head_kv, s.head_dim, s.vocab_size, double(impl.weights->bytes_loaded()) / 1e6,
+               backend::dtype_name(m->compute_dtype_), options.device);
   return m;
 }
 
@@ -335,7 +406,7 @@ backend::Tensor Model::encode(const std::vector<const ProcessedItem*>& items) {
     item_tokens.push_back(item->n_tokens);
   }
   shape[0] = rows;
-  backend::Tensor pixels(device_, backend::kF32, shape);
+  backend::Tensor pixels({MMRT_DEVICE_CPU, 0}, backend::kF32, shape);
   size_t offset = 0;
   std::vector<int64_t> grids;
   for (const ProcessedItem* item : items) {
@@ -349,24 +420,92 @@ backend::Tensor Model::encode(const std::vector<const ProcessedItem*>& items) {
     grid = backend::Tensor({MMRT_DEVICE_CPU, 0}, backend::kI64, {int64_t(items.size()), 3});
     std::copy(grids.begin(), grids.end(), grid.data_as<int64_t>());
   }
-  backend::Tensor embeds(device_, backend::kF32, {total, embed_dim()});
-  MmrtStream stream{device_.device_type, device_.device_id, nullptr};
+  backend::Tensor embeds(device_, compute_dtype_, {total, embed_dim()});
   plugin::PluginLogScope log_scope(impl_->plugin->id());
   MmrtEncodeArgs args{};
   args.struct_size = MMRT_SIZEOF(MmrtEncodeArgs, stream);
   args.n_items = int32_t(items.size());
-  args.pixel_values = pixels.get();
   args.image_grid_thw = grid.empty() ? nullptr : grid.get();
   args.item_n_tokens = item_tokens.data();
   args.embeds = embeds.get();
+  if (device_.device_type == MMRT_DEVICE_CPU) {
+    MmrtStream stream{MMRT_DEVICE_CPU, 0, nullptr};
+    args.pixel_values = pixels.get();
+    args.stream = &stream;
+    check(encoder_->encode(impl_->instance.handle(), &args), impl_->plugin->id(), "encoder");
+    return embeds;
+  }
+  // On a GPU: pixels up, embeddings back to host memory (the engine keeps and slices them on the host).
+  const MmrtStream& stream = impl_->stream->stream();
+  Uploader uploader(impl_->staging, Uploader::footprint(pixels.get()), device_, stream);
+  const std::optional<backend::Tensor> device_pixels = uploader.upload(pixels.get());
+  args.pixel_values = device_pixels->get();
   args.stream = &stream;
   check(encoder_->encode(impl_->instance.handle(), &args), impl_->plugin->id(), "encoder");
-  return embeds;
+  backend::Tensor host_embeds = embeds.copy_to({MMRT_DEVICE_CPU, 0}, stream);
+  impl_->stream->synchronize();
+  return host_embeds;
 }
 
 void Model::forward(const MmrtDecodeArgs& args) {
   plugin::PluginLogScope log_scope(impl_->plugin->id());
-  check(decoder_->forward(impl_->instance.handle(), &args), impl_->plugin->id(), "decoder");
+  if (device_.device_type == MMRT_DEVICE_CPU) {
+    check(decoder_->forward(impl_->instance.handle(), &args), impl_->plugin->id(), "decoder");
+    return;
+  }
+  // On a GPU: the engine's host tensors go up in one staged batch, the plugin runs on the model's stream,
+  // and the f32 logits come back into the engine's host tensor. The KV cache is already on the device.
+  const MmrtStream& stream = impl_->stream->stream();
+  const MmrtBatchLayout& host_layout = *args.layout;
+  const MmrtTensor* host_inputs[] = {args.input_ids,       args.positions,           host_layout.query_start,
+                                     host_layout.seq_lens, host_layout.block_tables, host_layout.slot_mapping,
+                                     args.embeds,          args.embeds_rows,         args.logits_rows};
+  size_t total = 0;
+  for (const MmrtTensor* t : host_inputs) total += Uploader::footprint(t);
+  const size_t logits_bytes =
+      args.logits ? size_t(backend::numel(*args.logits)) * backend::dtype_size(args.logits->dtype) : 0;
+  // One reservation for the uploads and the logits landing area: the buffer must not move while copies
+  // from it are queued.
+  Uploader uploader(impl_->staging, total + logits_bytes, device_, stream);
+  const auto input_ids = uploader.upload(args.input_ids);
+  const auto positions = uploader.upload(args.positions);
+  const auto query_start = uploader.upload(host_layout.query_start);
+  const auto seq_lens = uploader.upload(host_layout.seq_lens);
+  const auto block_tables = uploader.upload(host_layout.block_tables);
+  const auto slot_mapping = uploader.upload(host_layout.slot_mapping);
+  const auto embeds = uploader.upload(args.embeds);
+  const auto embeds_rows = uploader.upload(args.embeds_rows);
+  const auto logits_rows = uploader.upload(args.logits_rows);
+
+  MmrtBatchLayout layout = host_layout;
+  layout.query_start = get_or_null(query_start);
+  layout.seq_lens = get_or_null(seq_lens);
+  layout.block_tables = get_or_null(block_tables);
+  layout.slot_mapping = get_or_null(slot_mapping);
+  std::optional<backend::Tensor> logits;
+  if (args.logits) {
+    logits.emplace(device_, args.logits->dtype,
+                   std::vector<int64_t>(args.logits->shape, args.logits->shape + args.logits->ndim));
+  }
+  MmrtDecodeArgs device_args = args;
+  device_args.input_ids = get_or_null(input_ids);
+  device_args.positions = get_or_null(positions);
+  device_args.layout = &layout;
+  device_args.embeds = get_or_null(embeds);
+  device_args.embeds_rows = get_or_null(embeds_rows);
+  device_args.logits_rows = get_or_null(logits_rows);
+  device_args.logits = logits ? logits->get() : nullptr;
+  device_args.stream = &stream;
+  check(decoder_->forward(impl_->instance.handle(), &device_args), impl_->plugin->id(), "decoder");
+  if (logits) {
+    // Logits land in the staging buffer (pinned, so the copy is asynchronous), then in the engine's tensor.
+    char* landing = static_cast<char*>(impl_->staging.data()) + total;
+    backend::copy_bytes(landing, {MMRT_DEVICE_CPU, 0}, logits->data(), device_, logits_bytes, stream);
+    impl_->stream->synchronize();
+    std::memcpy(static_cast<char*>(args.logits->data) + args.logits->byte_offset, landing, logits_bytes);
+  } else {
+    impl_->stream->synchronize();
+  }
 }
 
 }  // namespace mmrt::engine

@@ -54,7 +54,7 @@ struct PaddedPrompt {
 
 struct ModelLoadOptions {
   std::filesystem::path dir;
-  std::string device = "cpu";
+  std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"; CUDA computes in MMRT_CUDA_DTYPE (default bf16)
 };
 
 class Model {
@@ -71,12 +71,15 @@ class Model {
   const std::vector<int32_t>& eos_token_ids() const { return eos_ids_; }
   const MmrtKvSpec& kv_spec() const { return kv_spec_; }
   int64_t embed_dim() const;
+  // Where the weights, the KV cache and the plugin's compute live. The engine's per-step tensors and the
+  // encoder's output stay in host memory; forward() and encode() move them across.
   MmrtDevice device() const { return device_; }
+  MmrtDataType compute_dtype() const { return compute_dtype_; }
   bool has_vision() const { return processor_ && encoder_ && padder_; }
 
   ProcessedItem process_image(const image::Image& image) const;
   PaddedPrompt pad(const std::vector<int32_t>& ids, const std::vector<const ProcessedItem*>& items) const;
-  // Embeddings of the given items, concatenated: [Σ n_tokens, embed_dim].
+  // Embeddings of the given items, concatenated: [Σ n_tokens, embed_dim] in the compute dtype, host memory.
   backend::Tensor encode(const std::vector<const ProcessedItem*>& items);
   void forward(const MmrtDecodeArgs& args);
 
@@ -91,6 +94,7 @@ class Model {
   std::vector<int32_t> eos_ids_;
   MmrtKvSpec kv_spec_{};
   MmrtDevice device_{MMRT_DEVICE_CPU, 0};
+  MmrtDataType compute_dtype_{MMRT_DTYPE_FLOAT, 32, 1};
   const MmrtProcessorRole* processor_ = nullptr;
   const MmrtEncoderRole* encoder_ = nullptr;
   const MmrtPadderRole* padder_ = nullptr;
