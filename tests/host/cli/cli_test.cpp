@@ -3,6 +3,8 @@
 // win), and bad usage fails with exit code 2 and a message instead of a crash.
 #include <doctest/doctest.h>
 
+#include "tests/support/command.hpp"
+
 #include <sys/wait.h>
 #include <array>
 #include <boost/json.hpp>
@@ -16,39 +18,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kSource(MMRT_SOURCE_DIR);
-const fs::path kBinary = fs::path(MMRT_BINARY_DIR) / "bin" / "mmrt";
-const fs::path kPlugins = fs::path(MMRT_BINARY_DIR) / "lib" / "mmrt" / "plugins";
-const fs::path kLlama = kSource / "tests" / "fixtures" / "tokenizers" / "llama2";
+const fs::path kPlugins = mmrt::test::kPluginDir;
+const fs::path kLlama = mmrt::test::kSourceDir / "tests" / "fixtures" / "tokenizers" / "llama2";
+const fs::path& kSource = mmrt::test::kSourceDir;
+using mmrt::test::read_json;
 
 std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
+  return mmrt::test::shell_quote(s);
 }
 
-struct Result {
-  int exit_code;
-  std::string out;
-};
-
-Result run(const std::string& args, bool with_stderr = false) {
-  const std::string cmd = quote(kBinary.string()) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-boost::json::value read_json(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return boost::json::parse(s.str());
+// Runs mmrt with `args`; stderr is kept only when asked (to check error messages).
+mmrt::test::CommandResult run(const std::string& args, bool with_stderr = false) {
+  return mmrt::test::run_command(quote(mmrt::test::kMmrt.string()) + " " + args +
+                                 (with_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 
 }  // namespace
@@ -63,11 +45,11 @@ TEST_CASE("tokenize --json prints Transformers' ids, with and without special to
     CAPTURE(text);
     const fs::path file = fs::temp_directory_path() / "mmrt_cli_test_text.txt";
     std::ofstream(file, std::ios::binary) << text;
-    const Result with =
+    const auto with =
         run("tokenize --json --model " + quote(kLlama.string()) + " --file " + quote(file.string()));
     REQUIRE(with.exit_code == 0);
     CHECK(boost::json::parse(with.out).at("ids") == c.at("ids"));
-    const Result without =
+    const auto without =
         run("tokenize --json --no-special --model " + quote(kLlama.string()) + " --text " + quote(text));
     REQUIRE(without.exit_code == 0);
     CHECK(boost::json::parse(without.out).at("ids") == c.at("ids_no_special"));
@@ -82,19 +64,19 @@ TEST_CASE("detokenize prints the text Transformers decodes") {
   std::string ids;
   for (const auto& id : c.at("ids").as_array())
     ids += (ids.empty() ? "" : ",") + std::to_string(id.as_int64());
-  const Result r = run("detokenize --json --model " + quote(kLlama.string()) + " --ids " + ids);
+  const auto r = run("detokenize --json --model " + quote(kLlama.string()) + " --ids " + ids);
   REQUIRE(r.exit_code == 0);
   CHECK(boost::json::parse(r.out).at("text") == c.at("decoded"));
-  const Result skip =
+  const auto skip =
       run("detokenize --json --skip-special --model " + quote(kLlama.string()) + " --ids " + ids);
   CHECK(boost::json::parse(skip.out).at("text") == c.at("decoded_skip_special"));
 }
 
 TEST_CASE("plugins lists the LLaVA plugin as available, in text and JSON") {
-  const Result text = run("plugins --plugin-dirs " + quote(kPlugins.string()));
+  const auto text = run("plugins --plugin-dirs " + quote(kPlugins.string()));
   REQUIRE(text.exit_code == 0);
   CHECK(text.out.find("LlavaForConditionalGeneration") != std::string::npos);
-  const Result json = run("plugins --json --plugin-dirs " + quote(kPlugins.string()));
+  const auto json = run("plugins --json --plugin-dirs " + quote(kPlugins.string()));
   REQUIRE(json.exit_code == 0);
   bool found = false;
   const boost::json::value table = boost::json::parse(json.out);
@@ -105,7 +87,7 @@ TEST_CASE("plugins lists the LLaVA plugin as available, in text and JSON") {
     }
   }
   CHECK(found);
-  const Result missing = run("plugins --plugin-dirs /nonexistent/mmrt/plugins", true);
+  const auto missing = run("plugins --plugin-dirs /nonexistent/mmrt/plugins", true);
   CHECK(missing.exit_code == 0);
   CHECK(missing.out.find("/nonexistent/mmrt/plugins") != std::string::npos);
 }
@@ -114,37 +96,37 @@ TEST_CASE("a TOML config supplies options and a flag overrides it") {
   const fs::path config = fs::temp_directory_path() / "mmrt_cli_test.toml";
   std::ofstream(config) << "model = " << boost::json::serialize(boost::json::value(kLlama.string())) << "\n"
                         << "no_special = true\n";
-  const Result from_file = run("tokenize --json --config " + quote(config.string()) + " --text Hello");
+  const auto from_file = run("tokenize --json --config " + quote(config.string()) + " --text Hello");
   REQUIRE(from_file.exit_code == 0);
   const auto ids = boost::json::parse(from_file.out).at("ids").as_array();
   REQUIRE_FALSE(ids.empty());
   CHECK(ids.front().as_int64() != 1);  // no BOS: no_special came from the file
 
   std::ofstream(config) << "unknown_key = 3\n";
-  const Result bad = run("tokenize --config " + quote(config.string()) + " --text x", true);
+  const auto bad = run("tokenize --config " + quote(config.string()) + " --text x", true);
   CHECK(bad.exit_code == 2);
   CHECK(bad.out.find("unknown_key") != std::string::npos);
 }
 
 TEST_CASE("bad usage and bad input exit with a message, never a crash") {
-  const Result unknown_cmd = run("frobnicate", true);
+  const auto unknown_cmd = run("frobnicate", true);
   CHECK(unknown_cmd.exit_code == 2);
-  const Result unknown_flag = run("generate --model x --frob", true);
+  const auto unknown_flag = run("generate --model x --frob", true);
   CHECK(unknown_flag.exit_code == 2);
   CHECK(unknown_flag.out.find("--frob") != std::string::npos);
-  const Result no_model = run("generate --prompt hi", true);
+  const auto no_model = run("generate --prompt hi", true);
   CHECK(no_model.exit_code == 2);
-  const Result bad_dir =
+  const auto bad_dir =
       run("generate --model /nonexistent --prompt hi --plugin-dirs " + quote(kPlugins.string()), true);
   CHECK(bad_dir.exit_code == 1);
   CHECK(bad_dir.out.find("/nonexistent") != std::string::npos);
   const fs::path model = kSource / "tests" / "fixtures" / "llava" / "llava_default";
-  const Result bad_image =
+  const auto bad_image =
       run("generate --model " + quote(model.string()) + " --prompt hi --image " +
               quote((kSource / "README.md").string()) + " --plugin-dirs " + quote(kPlugins.string()),
           true);
   CHECK(bad_image.exit_code == 1);
   CHECK(bad_image.out.find("README.md") != std::string::npos);
-  const Result bad_ids = run("detokenize --model " + quote(kLlama.string()) + " --ids 1,x", true);
+  const auto bad_ids = run("detokenize --model " + quote(kLlama.string()) + " --ids 1,x", true);
   CHECK(bad_ids.exit_code == 2);
 }

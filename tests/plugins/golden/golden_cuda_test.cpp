@@ -5,6 +5,8 @@
 // every top-1 log-probability must be within 0.05 for as long as the tokens agree.
 #include <doctest/doctest.h>
 
+#include "tests/plugins/golden/golden_case.hpp"
+
 #include <array>
 #include <boost/json.hpp>
 #include <cmath>
@@ -17,41 +19,9 @@
 #include <unistd.h>
 
 namespace fs = std::filesystem;
+using namespace mmrt;
 
 namespace {
-
-const fs::path kFixtures = fs::path(MMRT_SOURCE_DIR) / "tests" / "fixtures";
-const fs::path kBinary = fs::path(MMRT_BINARY_DIR) / "bin" / "mmrt";
-const fs::path kPlugins = fs::path(MMRT_BINARY_DIR) / "lib" / "mmrt" / "plugins";
-const char* const kPluginFixtures[] = {"llava"};
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string run(const std::string& cmd, int& status) {
-  std::string out;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
-  status = pclose(pipe);
-  return out;
-}
-
-boost::json::value read_json(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return boost::json::parse(s.str());
-}
-
-std::vector<int64_t> ints(const boost::json::value& v) {
-  return boost::json::value_to<std::vector<int64_t>>(v);
-}
 
 enum class Mode { exact_f32, bf16 };
 
@@ -59,33 +29,23 @@ void check_case(const fs::path& dir, const boost::json::object& c, Mode mode) {
   const std::string name(c.at("name").as_string());
   CAPTURE(name);
   const std::string dtype = mode == Mode::exact_f32 ? "f32" : "bf16";
-  std::string cmd = "MMRT_CUDA_DTYPE=" + dtype + " " + shell_quote(kBinary.string()) +
-                    " generate --json --device cuda --plugin-dirs " + shell_quote(kPlugins.string()) +
-                    " --model " + shell_quote((dir / std::string(c.at("model").as_string())).string()) +
-                    " --max-tokens " + std::to_string(c.at("max_tokens").as_int64()) + " --top-logprobs 5";
-  const bool chat = c.at("chat").as_bool();
-  const std::string prompt(chat ? c.at("chat_messages_text").as_string() : c.at("prompt").as_string());
-  cmd += " --prompt " + shell_quote(prompt);
-  if (chat) cmd += " --chat";
-  for (const auto& img : c.at("images").as_array()) {
-    cmd += " --image " + shell_quote((dir / std::string(img.as_string())).string());
-  }
+  const std::string cmd = "MMRT_CUDA_DTYPE=" + dtype + " " + test::generate_command(dir, c, "--device cuda");
   // stdout is the JSON; stderr (logs, the error of a failed run) goes to a file shown on failure.
   const fs::path log =
       fs::temp_directory_path() / ("mmrt_golden_cuda_" + std::to_string(::getpid()) + ".log");
-  int status = 0;
-  const std::string out = run(cmd + " 2>" + shell_quote(log.string()), status);
-  if (status != 0) {
+  const test::CommandResult r = test::run_command(cmd + " 2>" + test::shell_quote(log.string()));
+  if (r.exit_code != 0) {
     std::ifstream in(log);
     std::stringstream err;
     err << in.rdbuf();
     FAIL("mmrt generate failed: " << cmd << "\n" << err.str());
   }
   fs::remove(log);
-  const boost::json::object got = boost::json::parse(out).as_object();
-  CHECK(ints(got.at("prompt_token_ids")) == ints(c.at("prompt_token_ids")));
+  const boost::json::object got = boost::json::parse(r.out).as_object();
+  CHECK(test::ints(got.at("prompt_token_ids")) == test::ints(c.at("prompt_token_ids")));
 
-  const std::vector<int64_t> want_ids = ints(c.at("token_ids")), got_ids = ints(got.at("token_ids"));
+  const std::vector<int64_t> want_ids = test::ints(c.at("token_ids")),
+                             got_ids = test::ints(got.at("token_ids"));
   const auto& want_lp = c.at("top_logprobs").as_array();
   const auto& got_lp = got.at("top_logprobs").as_array();
   double worst = 0;
@@ -112,9 +72,9 @@ void check_case(const fs::path& dir, const boost::json::object& c, Mode mode) {
 
 void run_table(Mode mode) {
   int n_cases = 0;
-  for (const char* fixture : kPluginFixtures) {
-    const fs::path dir = kFixtures / fixture;
-    const boost::json::value goldens = read_json(dir / "goldens.json");
+  for (const char* fixture : test::kPluginFixtures) {
+    const fs::path dir = test::fixture_dir(fixture);
+    const boost::json::value goldens = test::read_json(dir / "goldens.json");
     for (const auto& c : goldens.as_array()) {
       SUBCASE(std::string(c.at("name").as_string()).c_str()) {
         check_case(dir, c.as_object(), mode);

@@ -4,6 +4,8 @@
 // golden top-1 log-probability within 1e-3.
 #include <doctest/doctest.h>
 
+#include "tests/plugins/golden/golden_case.hpp"
+
 #include <array>
 #include <boost/json.hpp>
 #include <cmath>
@@ -14,65 +16,20 @@
 #include <string>
 
 namespace fs = std::filesystem;
+using namespace mmrt;
 
 namespace {
-
-const fs::path kFixtures = fs::path(MMRT_SOURCE_DIR) / "tests" / "fixtures";
-const fs::path kBinary = fs::path(MMRT_BINARY_DIR) / "bin" / "mmrt";
-const fs::path kPlugins = fs::path(MMRT_BINARY_DIR) / "lib" / "mmrt" / "plugins";
-// One row per plugin: the fixture folder under tests/fixtures whose goldens.json it must reproduce.
-const char* const kPluginFixtures[] = {"llava"};
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// Runs a command and returns its stdout; the exit status goes to `status`.
-std::string run(const std::string& cmd, int& status) {
-  std::string out;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
-  status = pclose(pipe);
-  return out;
-}
-
-boost::json::value read_json(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return boost::json::parse(s.str());
-}
-
-std::vector<int64_t> ints(const boost::json::value& v) {
-  return boost::json::value_to<std::vector<int64_t>>(v);
-}
 
 void check_case(const fs::path& dir, const boost::json::object& c) {
   const std::string name(c.at("name").as_string());
   CAPTURE(name);
-  std::string cmd = shell_quote(kBinary.string()) + " generate --json --plugin-dirs " +
-                    shell_quote(kPlugins.string()) + " --model " +
-                    shell_quote((dir / std::string(c.at("model").as_string())).string()) + " --max-tokens " +
-                    std::to_string(c.at("max_tokens").as_int64()) + " --top-logprobs 5";
-  const bool chat = c.at("chat").as_bool();
-  const std::string prompt(chat ? c.at("chat_messages_text").as_string() : c.at("prompt").as_string());
-  cmd += " --prompt " + shell_quote(prompt);
-  if (chat) cmd += " --chat";
-  for (const auto& img : c.at("images").as_array()) {
-    cmd += " --image " + shell_quote((dir / std::string(img.as_string())).string());
-  }
-  int status = 0;
-  const std::string out = run(cmd + " 2>/dev/null", status);
-  REQUIRE_MESSAGE(status == 0, "mmrt generate failed: " << cmd);
-  const boost::json::object got = boost::json::parse(out).as_object();
+  const std::string cmd = test::generate_command(dir, c);
+  const test::CommandResult r = test::run_command(cmd + " 2>/dev/null");
+  REQUIRE_MESSAGE(r.exit_code == 0, "mmrt generate failed: " << cmd);
+  const boost::json::object got = boost::json::parse(r.out).as_object();
 
-  CHECK(ints(got.at("prompt_token_ids")) == ints(c.at("prompt_token_ids")));
-  CHECK(ints(got.at("token_ids")) == ints(c.at("token_ids")));
+  CHECK(test::ints(got.at("prompt_token_ids")) == test::ints(c.at("prompt_token_ids")));
+  CHECK(test::ints(got.at("token_ids")) == test::ints(c.at("token_ids")));
   CHECK(got.at("finish_reason").as_string() == c.at("finish_reason").as_string());
   CHECK(got.at("text").as_string() == c.at("text").as_string());
 
@@ -94,9 +51,9 @@ void check_case(const fs::path& dir, const boost::json::object& c) {
 
 TEST_CASE("plugins reproduce the Transformers goldens through mmrt generate") {
   int n_cases = 0;
-  for (const char* fixture : kPluginFixtures) {
-    const fs::path dir = kFixtures / fixture;
-    const boost::json::value goldens = read_json(dir / "goldens.json");
+  for (const char* fixture : test::kPluginFixtures) {
+    const fs::path dir = test::fixture_dir(fixture);
+    const boost::json::value goldens = test::read_json(dir / "goldens.json");
     for (const auto& c : goldens.as_array()) {
       SUBCASE(std::string(c.at("name").as_string()).c_str()) {
         check_case(dir, c.as_object());
@@ -108,30 +65,30 @@ TEST_CASE("plugins reproduce the Transformers goldens through mmrt generate") {
 }
 
 TEST_CASE("mmrt preprocess reports the processor output Transformers computed") {
-  const fs::path dir = kFixtures / "llava";
-  const boost::json::value goldens = read_json(dir / "goldens.json");
+  const fs::path dir = test::fixture_dir("llava");
+  const boost::json::value goldens = test::read_json(dir / "goldens.json");
   for (const auto& cv : goldens.as_array()) {
     const auto& c = cv.as_object();
     if (c.at("images").as_array().empty()) continue;
     CAPTURE(std::string(c.at("name").as_string()));
     const std::string cmd =
-        shell_quote(kBinary.string()) + " preprocess --json --plugin-dirs " + shell_quote(kPlugins.string()) +
-        " --model " + shell_quote((dir / std::string(c.at("model").as_string())).string()) + " --image " +
-        shell_quote((dir / std::string(c.at("images").as_array()[0].as_string())).string());
-    int status = 0;
-    const std::string out = run(cmd + " 2>/dev/null", status);
-    REQUIRE(status == 0);
-    const auto got = boost::json::parse(out).as_object();
+        test::shell_quote(test::kMmrt.string()) + " preprocess --json --plugin-dirs " +
+        test::shell_quote(test::kPluginDir.string()) + " --model " +
+        test::shell_quote((dir / std::string(c.at("model").as_string())).string()) + " --image " +
+        test::shell_quote((dir / std::string(c.at("images").as_array()[0].as_string())).string());
+    const test::CommandResult r = test::run_command(cmd + " 2>/dev/null");
+    REQUIRE(r.exit_code == 0);
+    const auto got = boost::json::parse(r.out).as_object();
     const auto& want = c.at("pixel_values").as_object();
     const auto& gp = got.at("pixel_values").as_object();
-    CHECK(ints(gp.at("shape")) == ints(want.at("shape")));
+    CHECK(test::ints(gp.at("shape")) == test::ints(want.at("shape")));
     const auto& wh = want.at("head").as_array();
     const auto& gh = gp.at("head").as_array();
     REQUIRE(gh.size() == wh.size());
     for (size_t i = 0; i < wh.size(); ++i)
       CHECK(std::abs(gh[i].to_number<double>() - wh[i].to_number<double>()) <= 0.02);
-    const double n =
-        double(ints(want.at("shape"))[0] * ints(want.at("shape"))[1] * ints(want.at("shape"))[2]);
+    const double n = double(test::ints(want.at("shape"))[0] * test::ints(want.at("shape"))[1] *
+                            test::ints(want.at("shape"))[2]);
     CHECK(std::abs(gp.at("sum").to_number<double>() - want.at("sum").to_number<double>()) / n <= 0.002);
   }
 }

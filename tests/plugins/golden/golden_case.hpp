@@ -1,0 +1,42 @@
+// The shared golden table: which fixture folders hold Transformers goldens, and how one case becomes an
+// `mmrt generate` command line.
+#pragma once
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "tests/support/command.hpp"
+
+namespace mmrt::test {
+
+// One row per plugin: the folder under tests/fixtures whose goldens.json it must reproduce.
+inline const char* const kPluginFixtures[] = {"llava"};
+
+inline std::filesystem::path fixture_dir(const char* fixture) {
+  return kSourceDir / "tests" / "fixtures" / fixture;
+}
+
+inline std::vector<int64_t> ints(const boost::json::value& v) {
+  return boost::json::value_to<std::vector<int64_t>>(v);
+}
+
+// `mmrt generate --json` for golden case `c` of fixture folder `dir`, greedy, with the top-5 log-probs.
+inline std::string generate_command(const std::filesystem::path& dir, const boost::json::object& c,
+                                    const std::string& extra_flags = "") {
+  std::string cmd = shell_quote(kMmrt.string()) + " generate --json --top-logprobs 5 --plugin-dirs " +
+                    shell_quote(kPluginDir.string()) + " --model " +
+                    shell_quote((dir / std::string(c.at("model").as_string())).string()) + " --max-tokens " +
+                    std::to_string(c.at("max_tokens").as_int64()) + " " + extra_flags;
+  const bool chat = c.at("chat").as_bool();
+  const std::string prompt(chat ? c.at("chat_messages_text").as_string() : c.at("prompt").as_string());
+  cmd += " --prompt " + shell_quote(prompt);
+  if (chat) cmd += " --chat";
+  for (const auto& img : c.at("images").as_array()) {
+    cmd += " --image " + shell_quote((dir / std::string(img.as_string())).string());
+  }
+  return cmd;
+}
+
+}  // namespace mmrt::test
