@@ -17,7 +17,7 @@
 
 #include <cstdint>
 
-#include "core/plugin/host_api.h"
+#include "core/plugin/host_api.hpp"
 
 namespace mmrt::backend {
 

@@ -7,7 +7,7 @@
 #include "core/backend/cuda_runtime.hpp"
 #include "core/backend/status.hpp"
 #include "core/backend/tensor.hpp"
-#include "core/plugin/host_api.h"
+#include "core/plugin/host_api.hpp"
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/conv.cuh"
 #include "kernels/cuda/convert.cuh"

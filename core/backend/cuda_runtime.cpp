@@ -9,7 +9,7 @@
 
 #include "core/backend/cuda_allocator.hpp"
 #include "core/backend/status.hpp"
-#include "core/plugin/host_api.h"
+#include "core/plugin/host_api.hpp"
 
 namespace mmrt::backend {
 namespace {

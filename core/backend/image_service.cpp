@@ -9,8 +9,8 @@
 
 #include "core/backend/status.hpp"
 #include "core/backend/tensor.hpp"
-#include "core/image/image_processor.h"
-#include "core/plugin/status.h"
+#include "core/image/image_processor.hpp"
+#include "core/plugin/status.hpp"
 
 namespace mmrt::backend {
 namespace {

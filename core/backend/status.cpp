@@ -1,6 +1,6 @@
 #include "core/backend/status.hpp"
 
-#include "core/plugin/status.h"
+#include "core/plugin/status.hpp"
 
 namespace mmrt::backend {
 

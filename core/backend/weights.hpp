@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "core/backend/tensor.hpp"
-#include "core/model/checkpoint.h"
+#include "core/model/checkpoint.hpp"
 #include "plugin_api/mmrt_abi.h"
 
 namespace mmrt::backend {

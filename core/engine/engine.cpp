@@ -5,7 +5,7 @@
 #include <span>
 
 #include "core/backend/tensor.hpp"
-#include "core/plugin/sha256.h"
+#include "core/plugin/sha256.hpp"
 #include "core/text/tokenizer.hpp"
 
 namespace mmrt::engine {

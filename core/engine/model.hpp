@@ -14,7 +14,7 @@
 
 #include "core/backend/tensor.hpp"
 #include "core/engine/block_pool.hpp"
-#include "core/image/image.h"
+#include "core/image/image.hpp"
 #include "plugin_api/mmrt_abi.h"
 
 namespace mmrt::text {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/engine/model.hpp"
-#include "core/image/image.h"
+#include "core/image/image.hpp"
 
 namespace mmrt::engine {
 

@@ -1,5 +1,5 @@
 // Format sniffing and the shared size guard. The signatures are the ones PIL's plugins accept.
-#include "core/image/decode.h"
+#include "core/image/decode.hpp"
 
 #include <cstring>
 #include <string>

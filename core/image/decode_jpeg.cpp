@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "core/image/decode.h"
+#include "core/image/decode.hpp"
 
 namespace mmrt::image {
 namespace {

@@ -1,12 +1,12 @@
-#include "core/image/image_processor.h"
+#include "core/image/image_processor.hpp"
 
 #include <string_view>
 
-#include "core/image/nougat_image_processor.h"
-#include "core/image/processor_config.h"
-#include "core/image/qwen2_vl_image_processor.h"
-#include "core/image/resize_crop_normalize_processor.h"
-#include "core/util/json.h"
+#include "core/image/nougat_image_processor.hpp"
+#include "core/image/processor_config.hpp"
+#include "core/image/qwen2_vl_image_processor.hpp"
+#include "core/image/resize_crop_normalize_processor.hpp"
+#include "core/util/json.hpp"
 
 namespace mmrt::image {
 namespace {

@@ -1,4 +1,4 @@
-#include "core/image/processor_config.h"
+#include "core/image/processor_config.hpp"
 
 #include <cstdio>
 

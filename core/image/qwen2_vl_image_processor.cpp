@@ -1,9 +1,9 @@
-#include "core/image/qwen2_vl_image_processor.h"
+#include "core/image/qwen2_vl_image_processor.hpp"
 
 #include <cmath>
 
-#include "core/image/processor_config.h"
-#include "core/image/size_dict.h"
+#include "core/image/processor_config.hpp"
+#include "core/image/size_dict.hpp"
 
 namespace mmrt::image {
 

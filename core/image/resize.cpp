@@ -1,8 +1,8 @@
 // Port of Pillow's ImagingResample (8 bits per channel), ImagingScaleAffine (nearest) and ImagingReduce.
 // Integer types, rounding and evaluation order follow Pillow's C code so that every byte matches.
-#include "core/image/resize.h"
+#include "core/image/resize.hpp"
 
-#include "core/image/transforms.h"
+#include "core/image/transforms.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,8 +1,8 @@
-#include "core/image/resize_crop_normalize_processor.h"
+#include "core/image/resize_crop_normalize_processor.hpp"
 
 #include <cstring>
 
-#include "core/image/processor_config.h"
+#include "core/image/processor_config.hpp"
 
 namespace mmrt::image {
 namespace {

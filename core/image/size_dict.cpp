@@ -1,9 +1,9 @@
-#include "core/image/size_dict.h"
+#include "core/image/size_dict.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "core/image/image.h"
+#include "core/image/image.hpp"
 
 namespace mmrt::image {
 

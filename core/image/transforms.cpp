@@ -1,4 +1,4 @@
-#include "core/image/transforms.h"
+#include "core/image/transforms.hpp"
 
 #include <algorithm>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "core/model/checkpoint.h"
+#include "core/model/checkpoint.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -10,9 +10,9 @@
 #include <spdlog/spdlog.h>
 #include <boost/json.hpp>
 
-#include "core/model/half_float.h"
-#include "core/model/model_error.h"
-#include "core/util/json.h"
+#include "core/model/half_float.hpp"
+#include "core/model/model_error.hpp"
+#include "core/util/json.hpp"
 
 namespace mmrt::model {
 

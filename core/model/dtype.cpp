@@ -1,4 +1,4 @@
-#include "core/model/dtype.h"
+#include "core/model/dtype.hpp"
 
 #include <array>
 

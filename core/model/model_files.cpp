@@ -1,10 +1,10 @@
-#include "core/model/model_files.h"
+#include "core/model/model_files.hpp"
 
 #include <algorithm>
 #include <limits>
 #include <optional>
 
-#include "core/model/model_error.h"
+#include "core/model/model_error.hpp"
 
 namespace mmrt::model {
 namespace {

@@ -1,4 +1,4 @@
-#include "core/model/safetensors_file.h"
+#include "core/model/safetensors_file.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -17,7 +17,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/json.hpp>
 
-#include "core/model/model_error.h"
+#include "core/model/model_error.hpp"
 
 namespace mmrt::model {
 namespace {

@@ -1,4 +1,4 @@
-#include "core/plugin/abi_window.h"
+#include "core/plugin/abi_window.hpp"
 
 #include <string>
 

@@ -1,4 +1,4 @@
-#include "core/plugin/decision_table.h"
+#include "core/plugin/decision_table.hpp"
 
 #include <algorithm>
 #include <array>

@@ -1,4 +1,4 @@
-#include "core/plugin/discovery.h"
+#include "core/plugin/discovery.hpp"
 
 #include <sys/auxv.h>
 
@@ -8,8 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "core/plugin/library_check.h"
-#include "core/plugin/sha256.h"
+#include "core/plugin/library_check.hpp"
+#include "core/plugin/sha256.hpp"
 
 namespace mmrt::plugin {
 namespace {

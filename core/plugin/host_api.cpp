@@ -1,4 +1,4 @@
-#include "core/plugin/host_api.h"
+#include "core/plugin/host_api.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -9,8 +9,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "core/plugin/abi_window.h"
-#include "core/plugin/status.h"
+#include "core/plugin/abi_window.hpp"
+#include "core/plugin/status.hpp"
 
 namespace mmrt::plugin {
 namespace {

@@ -1,4 +1,4 @@
-#include "core/plugin/library_check.h"
+#include "core/plugin/library_check.hpp"
 
 #include <algorithm>
 #include <array>

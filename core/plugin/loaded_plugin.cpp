@@ -1,4 +1,4 @@
-#include "core/plugin/loaded_plugin.h"
+#include "core/plugin/loaded_plugin.hpp"
 
 #include <algorithm>
 #include <condition_variable>
@@ -10,10 +10,10 @@
 #include <spdlog/spdlog.h>
 #include <boost/dll/shared_library.hpp>
 
-#include "core/plugin/host_api.h"
-#include "core/plugin/library_check.h"
-#include "core/plugin/sha256.h"
-#include "core/plugin/status.h"
+#include "core/plugin/host_api.hpp"
+#include "core/plugin/library_check.hpp"
+#include "core/plugin/sha256.hpp"
+#include "core/plugin/status.hpp"
 
 namespace mmrt::plugin {
 namespace {

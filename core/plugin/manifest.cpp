@@ -1,10 +1,10 @@
-#include "core/plugin/manifest.h"
+#include "core/plugin/manifest.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <limits>
 
-#include "core/util/json.h"
+#include "core/util/json.hpp"
 
 namespace mmrt::plugin {
 namespace {

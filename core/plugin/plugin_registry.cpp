@@ -1,10 +1,10 @@
-#include "core/plugin/plugin_registry.h"
+#include "core/plugin/plugin_registry.hpp"
 
 #include <map>
 #include <mutex>
 #include <string>
 
-#include "core/plugin/status.h"
+#include "core/plugin/status.hpp"
 
 namespace mmrt::plugin {
 

@@ -1,4 +1,4 @@
-#include "core/plugin/sha256.h"
+#include "core/plugin/sha256.hpp"
 
 #include <bit>
 #include <cstring>

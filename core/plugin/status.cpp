@@ -1,4 +1,4 @@
-#include "core/plugin/status.h"
+#include "core/plugin/status.hpp"
 
 namespace mmrt::plugin {
 namespace {

@@ -1,4 +1,4 @@
-#include "core/util/json.h"
+#include "core/util/json.hpp"
 
 #include <cmath>
 #include <fstream>

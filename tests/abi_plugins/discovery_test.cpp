@@ -10,9 +10,9 @@
 #include <doctest/doctest.h>
 #include <boost/json.hpp>
 
-#include "core/plugin/plugin_registry.h"
-#include "core/plugin/status.h"
-#include "scenario.h"
+#include "core/plugin/plugin_registry.hpp"
+#include "core/plugin/status.hpp"
+#include "scenario.hpp"
 
 using namespace mmrt::plugin;
 using abi_test::copy_plugin;

@@ -9,9 +9,9 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
-#include "core/plugin/abi_window.h"
-#include "core/plugin/host_api.h"
-#include "core/plugin/status.h"
+#include "core/plugin/abi_window.hpp"
+#include "core/plugin/host_api.hpp"
+#include "core/plugin/status.hpp"
 
 using namespace mmrt::plugin;
 

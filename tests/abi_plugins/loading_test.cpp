@@ -8,10 +8,10 @@
 
 #include <doctest/doctest.h>
 
-#include "core/plugin/library_check.h"
-#include "core/plugin/plugin_registry.h"
-#include "core/plugin/status.h"
-#include "scenario.h"
+#include "core/plugin/library_check.hpp"
+#include "core/plugin/plugin_registry.hpp"
+#include "core/plugin/status.hpp"
+#include "scenario.hpp"
 
 using namespace mmrt::plugin;
 using abi_test::manifest_of;

@@ -4,8 +4,8 @@
 
 #include <doctest/doctest.h>
 
-#include "core/plugin/manifest.h"
-#include "scenario.h"
+#include "core/plugin/manifest.hpp"
+#include "scenario.hpp"
 
 using mmrt::plugin::ManifestError;
 using mmrt::plugin::read_manifest;

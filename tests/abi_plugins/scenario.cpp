@@ -1,9 +1,9 @@
-#include "scenario.h"
+#include "scenario.hpp"
 
 #include <mutex>
 
-#include "core/plugin/host_api.h"
-#include "test_probe.h"
+#include "core/plugin/host_api.hpp"
+#include "test_probe.hpp"
 
 namespace abi_test {
 namespace {

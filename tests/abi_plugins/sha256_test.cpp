@@ -4,8 +4,8 @@
 
 #include <doctest/doctest.h>
 
-#include "core/plugin/sha256.h"
-#include "scenario.h"
+#include "core/plugin/sha256.hpp"
+#include "scenario.hpp"
 
 namespace {
 

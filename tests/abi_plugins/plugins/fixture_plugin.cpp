@@ -14,7 +14,7 @@
 #include <stdexcept>
 
 #include "mmrt_abi.h"
-#include "test_probe.h"
+#include "test_probe.hpp"
 
 #define FAIL_THROW 1
 #define FAIL_STATUS 2

@@ -6,7 +6,7 @@
 
 #include "core/backend/cpu_kernels.hpp"
 #include "core/backend/tensor.hpp"
-#include "core/plugin/status.h"
+#include "core/plugin/status.hpp"
 
 using namespace mmrt::backend;
 

@@ -12,8 +12,8 @@
 
 #include "core/engine/engine.hpp"
 #include "core/engine/prompt.hpp"
-#include "core/image/decode.h"
-#include "core/plugin/plugin_registry.h"
+#include "core/image/decode.hpp"
+#include "core/plugin/plugin_registry.hpp"
 
 namespace fs = std::filesystem;
 using namespace mmrt;

@@ -4,8 +4,8 @@
 #include <array>
 #include <string>
 
-#include "core/image/decode.h"
-#include "fixtures.h"
+#include "core/image/decode.hpp"
+#include "fixtures.hpp"
 
 namespace mmrt::image {
 namespace {

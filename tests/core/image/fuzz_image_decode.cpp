@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <span>
 
-#include "core/image/decode.h"
+#include "core/image/decode.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

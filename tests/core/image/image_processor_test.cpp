@@ -7,11 +7,11 @@
 #include <map>
 #include <string>
 
-#include "core/image/decode.h"
-#include "core/image/image_processor.h"
-#include "core/image/qwen2_vl_image_processor.h"
-#include "core/util/json.h"
-#include "fixtures.h"
+#include "core/image/decode.hpp"
+#include "core/image/image_processor.hpp"
+#include "core/image/qwen2_vl_image_processor.hpp"
+#include "core/util/json.hpp"
+#include "fixtures.hpp"
 
 namespace mmrt::image {
 namespace {

@@ -3,9 +3,9 @@
 
 #include <string>
 
-#include "core/image/decode.h"
-#include "core/image/resize.h"
-#include "fixtures.h"
+#include "core/image/decode.hpp"
+#include "core/image/resize.hpp"
+#include "fixtures.hpp"
 
 namespace mmrt::image {
 namespace {

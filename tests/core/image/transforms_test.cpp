@@ -1,7 +1,7 @@
 // Geometric and colour primitives, against plain reference formulas.
 #include <doctest/doctest.h>
 
-#include "core/image/transforms.h"
+#include "core/image/transforms.hpp"
 
 namespace mmrt::image {
 namespace {

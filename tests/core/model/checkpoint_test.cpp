@@ -1,6 +1,6 @@
 // Checkpoint over the fixtures of tools/fixtures/make_safetensors_fixtures.py. Expected values come from the
 // formulas that script used: value(i) = i * 0.25 - 3 for float tensors, 7 * i - 10 for integer ones.
-#include "core/model/checkpoint.h"
+#include "core/model/checkpoint.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -9,7 +9,7 @@
 
 #include <doctest/doctest.h>
 
-#include "core/model/model_error.h"
+#include "core/model/model_error.hpp"
 
 namespace {
 

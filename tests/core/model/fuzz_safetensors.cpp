@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <span>
 
-#include "core/model/model_error.h"
-#include "core/model/safetensors_file.h"
+#include "core/model/model_error.hpp"
+#include "core/model/safetensors_file.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(data), size);

@@ -1,14 +1,14 @@
 // ModelFiles and normalize_rope over tests/fixtures/model_configs
 // (tools/fixtures/make_model_config_fixtures.py): one tiny LLaVA written by Transformers v5 and the same
 // settings in the v4 layout must read the same.
-#include "core/model/model_files.h"
+#include "core/model/model_files.hpp"
 
 #include <fstream>
 #include <string>
 
 #include <doctest/doctest.h>
 
-#include "core/model/model_error.h"
+#include "core/model/model_error.hpp"
 
 namespace {
 

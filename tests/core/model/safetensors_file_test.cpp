@@ -1,6 +1,6 @@
 // SafetensorsFile: the format rules, one corrupt fixture per rule (written by
 // tools/fixtures/make_safetensors_fixtures.py), and the in-memory parse() entry point.
-#include "core/model/safetensors_file.h"
+#include "core/model/safetensors_file.hpp"
 
 #include <cstring>
 #include <string>
@@ -8,7 +8,7 @@
 
 #include <doctest/doctest.h>
 
-#include "core/model/model_error.h"
+#include "core/model/model_error.hpp"
 
 namespace {
 

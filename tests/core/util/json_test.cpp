@@ -1,5 +1,5 @@
 // JsonObjectView: typed reads, fallbacks, and errors that carry the origin and the dotted key path.
-#include "core/util/json.h"
+#include "core/util/json.hpp"
 
 #include <doctest/doctest.h>
 

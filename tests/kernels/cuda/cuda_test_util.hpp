@@ -19,7 +19,7 @@
 #include "core/backend/cuda_kernels.hpp"
 #include "core/backend/cuda_runtime.hpp"
 #include "core/backend/tensor.hpp"
-#include "core/plugin/status.h"
+#include "core/plugin/status.hpp"
 #include "kernels/cpu/convert.hpp"
 #include "tests/kernels/kernel_test_util.hpp"
 

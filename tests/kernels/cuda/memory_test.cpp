@@ -6,7 +6,7 @@
 
 #include "core/backend/cuda_allocator.hpp"
 #include "core/backend/weights.hpp"
-#include "core/model/checkpoint.h"
+#include "core/model/checkpoint.hpp"
 #include "tests/kernels/cuda/cuda_test_util.hpp"
 
 using namespace mmrt;

@@ -9,7 +9,7 @@
 #include "core/backend/cuda_kernels.hpp"
 #include "core/backend/kernels_dispatch.hpp"
 #include "core/backend/tensor.hpp"
-#include "core/plugin/status.h"
+#include "core/plugin/status.hpp"
 
 using namespace mmrt::backend;
 

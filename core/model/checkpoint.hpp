@@ -17,8 +17,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/model/safetensors_file.h"
-#include "core/model/tensor_info.h"
+#include "core/model/safetensors_file.hpp"
+#include "core/model/tensor_info.hpp"
 
 namespace mmrt::model {
 

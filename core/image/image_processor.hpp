@@ -13,7 +13,7 @@
 
 #include <boost/json.hpp>
 
-#include "core/image/image.h"
+#include "core/image/image.hpp"
 
 namespace mmrt::image {
 

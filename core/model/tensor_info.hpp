@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "core/model/dtype.h"
+#include "core/model/dtype.hpp"
 
 namespace mmrt::model {
 

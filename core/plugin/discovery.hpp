@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "core/plugin/abi_window.h"
-#include "core/plugin/decision_table.h"
-#include "core/plugin/manifest.h"
+#include "core/plugin/abi_window.hpp"
+#include "core/plugin/decision_table.hpp"
+#include "core/plugin/manifest.hpp"
 
 namespace mmrt::plugin {
 

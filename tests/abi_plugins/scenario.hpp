@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "core/plugin/discovery.h"
-#include "core/plugin/manifest.h"
+#include "core/plugin/discovery.hpp"
+#include "core/plugin/manifest.hpp"
 
 namespace abi_test {
 

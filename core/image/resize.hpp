@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "core/image/image.h"
+#include "core/image/image.hpp"
 
 namespace mmrt::image {
 

@@ -13,7 +13,7 @@
 
 #include <boost/json.hpp>
 
-#include "core/util/json.h"
+#include "core/util/json.hpp"
 
 namespace mmrt::image::test {
 

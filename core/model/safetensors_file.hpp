@@ -16,7 +16,7 @@
 #include <span>
 #include <vector>
 
-#include "core/model/tensor_info.h"
+#include "core/model/tensor_info.hpp"
 
 namespace mmrt::model {
 

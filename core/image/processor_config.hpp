@@ -6,9 +6,9 @@
 #include <string>
 #include <string_view>
 
-#include "core/image/resize.h"
-#include "core/image/transforms.h"
-#include "core/util/json.h"
+#include "core/image/resize.hpp"
+#include "core/image/transforms.hpp"
+#include "core/util/json.hpp"
 
 namespace mmrt::image {
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/image/image.h"
+#include "core/image/image.hpp"
 
 namespace mmrt::image {
 

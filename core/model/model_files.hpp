@@ -16,7 +16,7 @@
 
 #include <boost/json.hpp>
 
-#include "core/util/json.h"
+#include "core/util/json.hpp"
 
 namespace mmrt::model {
 

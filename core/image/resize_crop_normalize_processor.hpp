@@ -7,11 +7,11 @@
 #include <optional>
 #include <string>
 
-#include "core/image/image_processor.h"
-#include "core/image/resize.h"
-#include "core/image/size_dict.h"
-#include "core/image/transforms.h"
-#include "core/util/json.h"
+#include "core/image/image_processor.hpp"
+#include "core/image/resize.hpp"
+#include "core/image/size_dict.hpp"
+#include "core/image/transforms.hpp"
+#include "core/util/json.hpp"
 
 namespace mmrt::image {
 

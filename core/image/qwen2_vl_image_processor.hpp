@@ -11,10 +11,10 @@
 #include <string>
 #include <utility>
 
-#include "core/image/image_processor.h"
-#include "core/image/resize.h"
-#include "core/image/transforms.h"
-#include "core/util/json.h"
+#include "core/image/image_processor.hpp"
+#include "core/image/resize.hpp"
+#include "core/image/transforms.hpp"
+#include "core/util/json.hpp"
 
 namespace mmrt::image {
 

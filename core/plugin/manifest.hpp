@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "core/plugin/abi_window.h"
+#include "core/plugin/abi_window.hpp"
 
 namespace mmrt::plugin {
 

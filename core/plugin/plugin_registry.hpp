@@ -10,9 +10,9 @@
 #include <memory>
 #include <string_view>
 
-#include "core/plugin/decision_table.h"
-#include "core/plugin/discovery.h"
-#include "core/plugin/loaded_plugin.h"
+#include "core/plugin/decision_table.hpp"
+#include "core/plugin/discovery.hpp"
+#include "core/plugin/loaded_plugin.hpp"
 
 namespace mmrt::plugin {
 

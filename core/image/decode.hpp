@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <span>
 
-#include "core/image/image.h"
+#include "core/image/image.hpp"
 
 namespace mmrt::image {
 

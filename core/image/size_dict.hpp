@@ -8,7 +8,7 @@
 #include <string_view>
 #include <utility>
 
-#include "core/util/json.h"
+#include "core/util/json.hpp"
 
 namespace mmrt::image {
 

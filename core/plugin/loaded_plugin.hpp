@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "core/plugin/abi_window.h"
-#include "core/plugin/manifest.h"
+#include "core/plugin/abi_window.hpp"
+#include "core/plugin/manifest.hpp"
 #include "plugin_api/mmrt_abi.h"
 
 namespace boost::dll {
