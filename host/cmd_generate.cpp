@@ -7,7 +7,7 @@
 
 #include "core/engine/engine.hpp"
 #include "core/engine/prompt.hpp"
-#include "core/image/decode.h"
+#include "core/image/decode.hpp"
 #include "host/commands.hpp"
 #include "host/runtime.hpp"
 

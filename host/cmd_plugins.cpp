@@ -2,7 +2,7 @@
 // plugin code.
 #include <iostream>
 
-#include "core/plugin/decision_table.h"
+#include "core/plugin/decision_table.hpp"
 #include "host/commands.hpp"
 #include "host/runtime.hpp"
 

@@ -2,7 +2,7 @@
 #include <boost/json.hpp>
 #include <iostream>
 
-#include "core/image/decode.h"
+#include "core/image/decode.hpp"
 #include "host/commands.hpp"
 #include "host/runtime.hpp"
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "core/engine/model.hpp"
-#include "core/plugin/plugin_registry.h"
+#include "core/plugin/plugin_registry.hpp"
 #include "host/cli_args.hpp"
 
 namespace mmrt::host {

@@ -1,7 +1,7 @@
 #include "host/server/request_preparation.hpp"
 
-#include "core/image/decode.h"
-#include "core/plugin/status.h"
+#include "core/image/decode.hpp"
+#include "core/plugin/status.hpp"
 #include "core/text/tokenizer_error.hpp"
 #include "host/server/api_error.hpp"
 

@@ -20,8 +20,8 @@
 
 #include <boost/json.hpp>
 
-#include "core/image/decode.h"
-#include "core/image/image_processor.h"
+#include "core/image/decode.hpp"
+#include "core/image/image_processor.hpp"
 
 namespace {
 
