@@ -531,10 +531,6 @@ void Engine::run_batch(const std::vector<ScheduledChunk>& chunks) {
     append_token(seq, sample, event);
     if (event.finish != FinishReason::none) done.push_back(&seq);
   }
-  {
-    std::lock_guard lock(mutex_);
-    stats_.prompt_tokens += 0;
-  }
   for (Sequence* seq : done) {
     running_.remove_if([&](const std::unique_ptr<Sequence>& p) { return p.get() == seq; });
   }
