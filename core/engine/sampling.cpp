@@ -29,7 +29,12 @@ Sampler::Sampler(const SamplingParams& params)
 Sample Sampler::sample(const float* logits, int64_t vocab) {
   logprobs_.resize(size_t(vocab));
   double max_logit = -INFINITY;
-  for (int64_t i = 0; i < vocab; ++i) max_logit = std::max<double>(max_logit, logits[i]);
+  for (int64_t i = 0; i < vocab; ++i) {
+    if (!std::isfinite(logits[i])) {
+      throw std::runtime_error("the model produced a non-finite logit (token " + std::to_string(i) + ")");
+    }
+    max_logit = std::max<double>(max_logit, logits[i]);
+  }
   double sum = 0;
   for (int64_t i = 0; i < vocab; ++i) sum += std::exp(double(logits[i]) - max_logit);
   const double log_z = max_logit + std::log(sum);
