@@ -82,13 +82,14 @@ void Args::merge_config_file(const std::string& path) {
     const OptionSpec* spec = find(name);
     if (!spec || name == "config") throw UsageError(path + ": unknown key '" + std::string(key.str()) + "'");
     if (from_cli_[name]) continue;
+    // Test the node's type first: toml++'s value<bool>() also converts integers.
     auto scalar = [&](const toml::node& n) -> std::string {
-      if (auto s = n.value<std::string>()) return *s;
-      if (auto b = n.value<bool>()) return *b ? "true" : "false";
-      if (auto i = n.value<int64_t>()) return std::to_string(*i);
-      if (auto d = n.value<double>()) {
+      if (n.is_string()) return *n.value<std::string>();
+      if (n.is_boolean()) return *n.value<bool>() ? "true" : "false";
+      if (n.is_integer()) return std::to_string(*n.value<int64_t>());
+      if (n.is_floating_point()) {
         std::ostringstream o;
-        o << *d;
+        o << *n.value<double>();
         return o.str();
       }
       throw UsageError(path + ": key '" + std::string(key.str()) + "' has an unsupported type");

@@ -1,7 +1,10 @@
 // mmrt serve: load one model, start the engine loop and serve the OpenAI-compatible API until SIGINT/SIGTERM.
+#include <spdlog/spdlog.h>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
+#include <stdexcept>
 
 #include "core/engine/engine.hpp"
 #include "host/commands.hpp"
@@ -41,6 +44,33 @@ std::chrono::milliseconds seconds_option(const Args& args, const std::string& na
   return std::chrono::milliseconds(int64_t(s * 1000));
 }
 
+// nullopt unless --allow-remote-media: fetching stays off unless the operator asks for it, and then only
+// from the hosts they list.
+std::optional<server::RemoteMediaPolicy> remote_media_policy(const Args& args) {
+  const std::vector<std::string> allow = args.list("remote-media-allow");
+  if (!args.flag("allow-remote-media")) {
+    if (!allow.empty())
+      spdlog::warn("serve: --remote-media-allow has no effect without --allow-remote-media");
+    return std::nullopt;
+  }
+  if (allow.empty()) {
+    throw UsageError(
+        "serve: --allow-remote-media needs --remote-media-allow HOST[,HOST...], the hosts (or *.domain "
+        "patterns) images may be fetched from");
+  }
+  server::RemoteMediaPolicy policy;
+  try {
+    policy.allow_list = server::HostAllowList(allow);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("serve: --remote-media-allow: ") + e.what());
+  }
+  const int64_t max_bytes = args.get_int("remote-media-max-bytes", int64_t(policy.max_bytes));
+  if (max_bytes < 1) throw UsageError("serve: --remote-media-max-bytes must be positive");
+  policy.max_bytes = uint64_t(max_bytes);
+  policy.timeout = seconds_option(args, "remote-media-timeout", double(policy.timeout.count()) / 1000);
+  return policy;
+}
+
 }  // namespace
 
 int run_serve(const std::vector<std::string>& argv) {
@@ -57,6 +87,13 @@ int run_serve(const std::vector<std::string>& argv) {
                    {"max-image-pixels", true, false, "width*height per image at most (default 16777216)"},
                    {"allowed-local-media-dir", true, false,
                     "image_url may name files under this directory (off by default)"},
+                   {"allow-remote-media", false, false,
+                    "fetch http(s) image URLs from the hosts in --remote-media-allow (off by default)"},
+                   {"remote-media-allow", true, true,
+                    "hosts, *.domain patterns or IP addresses images may be fetched from"},
+                   {"remote-media-max-bytes", true, false, "largest fetched image (default 20971520)"},
+                   {"remote-media-timeout", true, false,
+                    "seconds one image fetch may take, redirects included (default 10)"},
                    {"request-timeout", true, false, "seconds a request may take (default 600)"},
                    {"read-timeout", true, false, "seconds to receive a request (default 60)"},
                    {"shutdown-grace", true, false,
@@ -102,6 +139,7 @@ int run_serve(const std::vector<std::string>& argv) {
     }
     options.preparation.media.allowed_local_dir = canonical;
   }
+  options.preparation.media.remote = remote_media_policy(args);
   options.request_timeout = seconds_option(args, "request-timeout", 600);
   options.read_timeout = seconds_option(args, "read-timeout", 60);
   options.shutdown_grace = seconds_option(args, "shutdown-grace", 30);

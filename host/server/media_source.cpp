@@ -6,6 +6,7 @@
 
 #include "host/server/api_error.hpp"
 #include "host/server/base64.hpp"
+#include "host/server/remote_fetch.hpp"
 
 namespace mmrt::server {
 
@@ -72,8 +73,13 @@ std::vector<uint8_t> load_image_url(const std::string& url, const MediaPolicy& p
   if (starts_with(url, "file://")) return load_local_file(url.substr(7), policy, param);
   if (starts_with(url, "/")) return load_local_file(url, policy, param);
   if (starts_with(url, "http://") || starts_with(url, "https://")) {
-    throw ApiError(400, "remote image URLs are not fetched by this server; send the image as a data: URL",
-                   param, "remote_media_disabled");
+    if (!policy.remote) {
+      throw ApiError(400,
+                     "remote image URLs are not fetched by this server (started without "
+                     "--allow-remote-media); send the image as a data: URL",
+                     param, "remote_media_disabled");
+    }
+    return fetch_remote_image(url, *policy.remote, param);
   }
   throw ApiError(400, "unsupported image URL (expected data:, file:// or an absolute path)", param);
 }

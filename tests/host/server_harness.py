@@ -49,7 +49,9 @@ def user_message(text, images=()):
 
 
 class Server:
-    def __init__(self, *extra_args, model=MODEL):
+    def __init__(self, *extra_args, model=MODEL, env=None):
+        """env: variables added to the server's environment."""
+        self.env = {**os.environ, **env} if env else None
         self.args = [MMRT_BIN, "serve", "--model", model_dir(model), "--port", "0", "--plugin-dirs", PLUGIN_DIR,
                      "--log-level", "info", *extra_args]
         self.proc = None
@@ -76,7 +78,7 @@ class Server:
 
     def start(self, timeout=60):
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, text=True, env=self.env)
         deadline = time.time() + timeout
         while time.time() < deadline:
             line = self.proc.stderr.readline()

@@ -95,12 +95,25 @@ TEST_CASE("plugins lists the LLaVA plugin as available, in text and JSON") {
 TEST_CASE("a TOML config supplies options and a flag overrides it") {
   const fs::path config = fs::temp_directory_path() / "mmrt_cli_test.toml";
   std::ofstream(config) << "model = " << boost::json::serialize(boost::json::value(kLlama.string())) << "\n"
-                        << "no_special = true\n";
+                        << "no_special = true\n"
+                        << "log_level = \"warn\"\n";
   const auto from_file = run("tokenize --json --config " + quote(config.string()) + " --text Hello");
   REQUIRE(from_file.exit_code == 0);
   const auto ids = boost::json::parse(from_file.out).at("ids").as_array();
   REQUIRE_FALSE(ids.empty());
   CHECK(ids.front().as_int64() != 1);  // no BOS: no_special came from the file
+
+  // Integers, floats and arrays come through as the flags would.
+  const fs::path model = kSource / "tests" / "fixtures" / "llava" / "llava_default";
+  std::ofstream(config) << "model = " << boost::json::serialize(boost::json::value(model.string())) << "\n"
+                        << "plugin_dirs = [" << boost::json::serialize(boost::json::value(kPlugins.string()))
+                        << "]\nmax_tokens = 3\ntemperature = 0.0\nprompt = \"Hello\"\n";
+  const auto generated = run("generate --json --config " + quote(config.string()));
+  REQUIRE(generated.exit_code == 0);
+  CHECK(boost::json::parse(generated.out).at("token_ids").as_array().size() == 3);
+  const auto overridden = run("generate --json --max-tokens 2 --config " + quote(config.string()));
+  REQUIRE(overridden.exit_code == 0);
+  CHECK(boost::json::parse(overridden.out).at("token_ids").as_array().size() == 2);
 
   std::ofstream(config) << "unknown_key = 3\n";
   const auto bad = run("tokenize --config " + quote(config.string()) + " --text x", true);
