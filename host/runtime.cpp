@@ -41,16 +41,26 @@ plugin::PluginSearch plugin_search(const Args& args) {
 
 LoadedModel load_model(const Args& args) {
   if (!args.has("model")) throw UsageError("--model is required");
+  const std::string dir = args.get("model");
   const auto started = std::chrono::steady_clock::now();
   const bool tty = isatty(STDERR_FILENO);
-  if (tty) std::fprintf(stderr, "loading %s ...", args.get("model").c_str());
   LoadedModel out{plugin::PluginRegistry::scan(plugin_search(args)), nullptr};
   engine::ModelLoadOptions options;
-  options.dir = args.get("model");
+  options.dir = dir;
   options.device = args.get("device", "cpu");
+  if (tty) {
+    // One self-overwriting line, redrawn at most once per percent.
+    options.progress = [&dir, last = -1](uint64_t read, uint64_t total) mutable {
+      const int percent = total ? int(100 * read / total) : 100;
+      if (percent == last) return;
+      last = percent;
+      std::fprintf(stderr, "\rloading %s: %3d%% (%.2f of %.2f GB)", dir.c_str(), percent, double(read) / 1e9,
+                   double(total) / 1e9);
+    };
+  }
   out.model = engine::Model::load(options, out.registry);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  if (tty) std::fprintf(stderr, "\rloaded %s in %.2f s\n", args.get("model").c_str(), s);
+  if (tty) std::fprintf(stderr, "\rloaded %s in %.2f s%30s\n", dir.c_str(), s, "");
   return out;
 }
 

@@ -80,8 +80,16 @@ std::vector<std::byte> host_bytes(const model::Checkpoint& checkpoint, const mod
 
 }  // namespace
 
-WeightStore::WeightStore(const model::Checkpoint& checkpoint, MmrtDevice device, MmrtDataType compute_dtype)
-    : checkpoint_(checkpoint), device_(device), compute_dtype_(compute_dtype), names_(checkpoint.names()) {
+WeightStore::WeightStore(const model::Checkpoint& checkpoint, MmrtDevice device, MmrtDataType compute_dtype,
+                         Progress progress)
+    : checkpoint_(checkpoint),
+      device_(device),
+      compute_dtype_(compute_dtype),
+      names_(checkpoint.names()),
+      progress_(std::move(progress)) {
+  for (const auto& file : checkpoint_.files()) {
+    for (const auto& tensor : file.tensors()) bytes_total_ += tensor.nbytes;
+  }
   const bool cpu_f32 = device_.device_type == MMRT_DEVICE_CPU && compute_dtype_ == kF32;
   const bool cuda = device_.device_type == MMRT_DEVICE_CUDA &&
                     (compute_dtype_ == kF32 || compute_dtype_ == kBF16 || compute_dtype_ == kF16);
@@ -112,6 +120,8 @@ const MmrtTensor& WeightStore::get(const std::string& name) {
     upload_sync(t.data(), device_, bytes.data(), bytes.size());
   }
   auto [it, inserted] = loaded_.emplace(name, std::move(t));
+  bytes_read_ += info->nbytes;
+  if (progress_) progress_(bytes_read_, bytes_total_);
   return it->second.view();
 }
 

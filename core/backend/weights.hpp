@@ -7,6 +7,7 @@
 // outlive every plugin instance created with it.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,7 +23,12 @@ namespace mmrt::backend {
 
 class WeightStore {
  public:
-  WeightStore(const model::Checkpoint& checkpoint, MmrtDevice device, MmrtDataType compute_dtype);
+  // Called after each tensor is loaded with the checkpoint bytes read so far and in all; runs on the
+  // thread that asked for the tensor, under the store's lock, so it must be quick.
+  using Progress = std::function<void(uint64_t bytes_read, uint64_t bytes_total)>;
+
+  WeightStore(const model::Checkpoint& checkpoint, MmrtDevice device, MmrtDataType compute_dtype,
+              Progress progress = {});
 
   const MmrtWeightsApi* api() const;
   MmrtWeights* handle() { return reinterpret_cast<MmrtWeights*>(this); }
@@ -45,6 +51,8 @@ class WeightStore {
   mutable std::mutex mutex_;
   std::map<std::string, Tensor, std::less<>> loaded_;
   std::set<std::string, std::less<>> ignored_;
+  Progress progress_;
+  uint64_t bytes_read_ = 0, bytes_total_ = 0;
 };
 
 }  // namespace mmrt::backend

@@ -224,7 +224,8 @@ std::unique_ptr<Model> Model::load(const ModelLoadOptions& options, plugin::Plug
   if (m->device_.device_type == MMRT_DEVICE_CUDA)
     impl.stream = std::make_unique<backend::DeviceStream>(m->device_);
   impl.checkpoint = std::make_unique<model::Checkpoint>(model::Checkpoint::open(options.dir));
-  impl.weights = std::make_unique<backend::WeightStore>(*impl.checkpoint, m->device_, m->compute_dtype_);
+  impl.weights = std::make_unique<backend::WeightStore>(*impl.checkpoint, m->device_, m->compute_dtype_,
+                                                        options.progress);
 
   const std::string config = json_text(m->files_->config);
   const std::string preprocessor = json_text(m->files_->preprocessor_config);

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,6 +56,8 @@ struct PaddedPrompt {
 struct ModelLoadOptions {
   std::filesystem::path dir;
   std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"; CUDA computes in MMRT_CUDA_DTYPE (default bf16)
+  // Called as checkpoint tensors load (bytes read so far, bytes in all), e.g. for a progress line.
+  std::function<void(uint64_t, uint64_t)> progress;
 };
 
 class Model {
