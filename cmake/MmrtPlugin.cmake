@@ -58,6 +58,11 @@ function(mmrt_add_plugin name)
             -P ${MMRT_SDK_DIR}/cmake/write_manifest.cmake
     VERBATIM)
   set_property(GLOBAL APPEND PROPERTY MMRT_PLUGINS ${name})
+  # Plugins in the default folder are installed as built (install(FILES) copies bytes unchanged, so the
+  # manifest's sha256 stays true); test plugins with their own OUTPUT_DIR are not installed.
+  if(P_OUTPUT_DIR STREQUAL MMRT_PLUGIN_OUTPUT_DIR)
+    install(FILES $<TARGET_FILE:${name}> ${manifest} DESTINATION lib/mmrt/plugins)
+  endif()
 endfunction()
 
 # Plugins must never see core/: checked once every target is defined.
