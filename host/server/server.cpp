@@ -309,11 +309,16 @@ void Session::handle_generation(std::string body, Endpoint endpoint) {
               prepare_generation(server.model, gen->request, server.options.preparation));
           asio::post(server.ioc, [self, gen, prepared] { self->on_prepared(gen, std::move(*prepared)); });
         } catch (const ApiError& e) {
-          asio::post(server.ioc, [self, gen, e] { self->fail(gen, e); });
+          // Exceptions share their message buffer between copies; hand the io thread deep copies of
+          // the fields instead of the exception object.
+          asio::post(server.ioc,
+                     [self, gen, status = e.status(), message = std::string(e.what()), param = e.param(),
+                      code = e.code()] { self->fail(gen, ApiError(status, message, param, code)); });
         } catch (const std::exception& e) {
           spdlog::error("request {}: {}", gen->head.id, e.what());
-          ApiError error(500, std::string("internal error while preparing the request: ") + e.what());
-          asio::post(server.ioc, [self, gen, error] { self->fail(gen, error); });
+          std::string message = std::string("internal error while preparing the request: ") + e.what();
+          asio::post(server.ioc,
+                     [self, gen, message = std::move(message)] { self->fail(gen, ApiError(500, message)); });
         }
       });
 }

@@ -72,7 +72,8 @@ class Server:
                 self.drain_thread.join(5)
             self.proc.stderr.close()
             # In a sanitizer build, a report on the server's stderr fails the test that ran it.
-            reports = [l for l in self.stderr_lines if "AddressSanitizer" in l or "runtime error:" in l]
+            reports = [l for l in self.stderr_lines
+                       if "AddressSanitizer" in l or "ThreadSanitizer" in l or "runtime error:" in l]
             if reports and exc[0] is None:
                 raise AssertionError("sanitizer report from mmrt serve:\n" + "".join(reports))
 
