@@ -28,16 +28,6 @@ using cuda::DType;
   throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, message);
 }
 
-bool is_compact(const MmrtTensor* t) {
-  if (!t->strides) return true;
-  int64_t expect = 1;
-  for (int32_t i = t->ndim - 1; i >= 0; --i) {
-    if (t->shape[i] != 1 && t->strides[i] != expect) return false;
-    expect *= t->shape[i];
-  }
-  return true;
-}
-
 // The GPU every tensor of one call must be on; set by the first tensor checked.
 class CallDevice {
  public:

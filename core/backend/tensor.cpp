@@ -157,8 +157,6 @@ void Tensor::reset_view() {
   view_.byte_offset = 0;
 }
 
-namespace {
-
 bool is_compact(const MmrtTensor* t) {
   if (!t->strides) return true;
   int64_t expect = 1;
@@ -168,6 +166,8 @@ bool is_compact(const MmrtTensor* t) {
   }
   return true;
 }
+
+namespace {
 
 void* checked(const MmrtTensor* t, MmrtDataType dtype, const char* what) {
   if (!t) throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, std::string(what) + " is NULL");

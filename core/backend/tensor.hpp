@@ -27,6 +27,8 @@ std::string dtype_name(const MmrtDataType& t);
 size_t dtype_size(const MmrtDataType& t);
 std::string shape_string(const MmrtTensor& t);
 int64_t numel(const MmrtTensor& t);
+// Whether the view is compact row-major (NULL strides, or strides that say so).
+bool is_compact(const MmrtTensor* t);
 
 class Tensor {
  public:
