@@ -80,7 +80,9 @@ Sample Sampler::sample(const float* logits, int64_t vocab) {
   Sample out{chosen, logprobs_[size_t(chosen)], {}};
   if (params_.top_logprobs > 0) {
     const int64_t k = std::min<int64_t>(params_.top_logprobs, vocab);
-    std::vector<int32_t> idx(static_cast<size_t>(vocab));
+    // order_ is free again once the token is drawn; reusing it keeps this per-token path allocation-free.
+    std::vector<int32_t>& idx = order_;
+    idx.resize(static_cast<size_t>(vocab));
     std::iota(idx.begin(), idx.end(), 0);
     std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int32_t a, int32_t b) {
       return logprobs_[size_t(a)] > logprobs_[size_t(b)] ||
