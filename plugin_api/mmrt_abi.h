@@ -1,4 +1,4 @@
-/* mmrt plugin ABI, version 1.
+/* mmrt plugin ABI, version 1.1.
  *
  * The only thing that crosses between the mmrt host and a model plugin. Pure C99, fixed-width types, no
  * enums or bool inside structs. docs/plugin-abi.md is the long form of this contract.
@@ -30,6 +30,14 @@
  * The offsets of minor 0 are pinned by static assertions in tests/abi_plugins; DO NOT MODIFY fields above
  * the end of a struct, only append.
  *
+ * Minor 1 appended fields and slots only; each is marked [1.1]. A plugin that uses one sets its required host
+ * minor to 1, so an older host refuses it at scan time with a reason instead of calling through a NULL slot.
+ *
+ * Tensor placement. Tensors the host hands to encode/forward/encode_memory live on MmrtCreateArgs.device
+ * (input_ids, positions, embeds, embeds_rows, logits_rows, logits, every MmrtBatchLayout tensor, the KV
+ * pages, pixel_values); the *_host pointers are their CPU mirrors. Item metadata (MmrtItemData,
+ * image_grid_thw, item_n_tokens) stays in host memory. Processor outputs are host memory.
+ *
  * Output structs the plugin fills (MmrtKvSpec, MmrtProcessorOutput.n_tokens): the host sets struct_size
  * to what it knows; the plugin writes only fields inside it.
  *
@@ -57,7 +65,7 @@ extern "C" {
 #endif
 
 #define MMRT_ABI_MAJOR 1
-#define MMRT_ABI_MINOR 0
+#define MMRT_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define MMRT_EXPORT __attribute__((visibility("default")))
@@ -219,12 +227,56 @@ typedef struct MmrtBatchLayout {
   const MmrtTensor* slot_mapping; /* [n_tokens] int64, cache slot of each new token; -1 = do not store */
 } MmrtBatchLayout;
 
+/* [1.1] Arguments of paged_attention_ex. Zero-initialise; fields outside struct_size take the defaults
+ * in brackets. */
+typedef struct MmrtPagedAttentionArgs {
+  MMRT_STRUCT_PREFIX;
+  const MmrtTensor* q; /* [n_tokens, n_head, head_dim], the batch's rows */
+  MmrtKvLayer layer;
+  const MmrtBatchLayout* layout; /* query_start over q's rows; seq_lens = keys each sequence attends to */
+  float scale;
+  /* 1: query row i of a sequence with n_q rows and L keys sees keys j <= L - n_q + i. 0: every key (cross
+   * attention over encoder memory). [1] */
+  int32_t causal;
+  /* T5 relative position bias: f32 [n_buckets, n_head] added to the score of (query position i, key j) at
+   * bucket(j - i) (HF's _relative_position_bucket with bidirectional, n_buckets, max_distance), where the
+   * query position is L - n_q + its row in the sequence. NULL: no bias. [NULL] */
+  const MmrtTensor* rel_bias;
+  int32_t n_buckets;
+  int32_t max_distance;
+  int32_t bidirectional;
+  MmrtTensor* out; /* like q */
+} MmrtPagedAttentionArgs;
+
+/* [1.1] Arguments of attention_varlen: many independent dense attentions in one call (Swin windows, the
+ * images of a Qwen2-VL batch). Sequence s owns query rows cu_q[s]..cu_q[s+1]-1 and key rows
+ * cu_k[s]..cu_k[s+1]-1. */
+typedef struct MmrtVarlenAttentionArgs {
+  MMRT_STRUCT_PREFIX;
+  const MmrtTensor* q; /* [Σ n_q, n_head, head_dim] */
+  const MmrtTensor* k; /* [Σ n_k, n_head_kv, head_dim] */
+  const MmrtTensor* v; /* like k */
+  int32_t n_seqs;
+  const int32_t* cu_q_host; /* [n_seqs + 1] host memory (the split is decided on the CPU) */
+  const int32_t* cu_k_host; /* [n_seqs + 1] host memory */
+  /* NULL, or f32 [bias_period, n_head, n_q, n_k] shared by sequences of equal length n_q x n_k: sequence
+   * s adds bias[s % bias_period]. Swin passes its relative position bias plus shift mask with
+   * bias_period = windows per image. */
+  const MmrtTensor* bias;
+  int32_t bias_period;
+  float scale;
+  int32_t causal;  /* as in attention */
+  MmrtTensor* out; /* like q */
+} MmrtVarlenAttentionArgs;
+
 typedef struct MmrtKernels {
   MMRT_STRUCT_PREFIX;
-  /* y[m, n] = x[m, k] · w[n, k]ᵀ + bias[n]; bias may be NULL. */
+  /* y[m, n] = x[m, k] · w[n, k]ᵀ + bias[n]; bias may be NULL. [1.1] w may also be bf16 or f16 while x and
+   * y are f32 (weights kept in the checkpoint's dtype, widened inside the kernel, f32 accumulation). */
   MmrtStatus* (*linear)(const MmrtTensor* x, const MmrtTensor* w, const MmrtTensor* bias, MmrtTensor* y,
                         const MmrtStream* stream);
-  /* out[i, :] = table[ids[i], :]; ids int32 [n]; an id outside the table is OUT_OF_RANGE. */
+  /* out[i, :] = table[ids[i], :]; ids int32 [n]; an id outside the table is OUT_OF_RANGE. [1.1] table may
+   * be bf16 or f16 while out is f32. */
   MmrtStatus* (*embedding)(const MmrtTensor* table, const MmrtTensor* ids, MmrtTensor* out,
                            const MmrtStream* stream);
   /* Row-wise over the last dim. bias may be NULL. */
@@ -274,12 +326,33 @@ typedef struct MmrtKernels {
                               const MmrtStream* stream);
   /* x *= s elementwise. */
   MmrtStatus* (*scale)(MmrtTensor* x, float s, const MmrtStream* stream);
+  /* [1.1] y = act(gate) * up elementwise; kind is MMRT_ACT_* (T5's gated-GELU, SwiGLU with SILU). y may be
+   * gate or up. */
+  MmrtStatus* (*gated_activation)(int32_t kind, const MmrtTensor* gate, const MmrtTensor* up, MmrtTensor* y,
+                                  const MmrtStream* stream);
+  /* [1.1] paged_attention with a causal switch and an optional relative position bias; reads a self or a
+   * cross cache alike. */
+  MmrtStatus* (*paged_attention_ex)(const MmrtPagedAttentionArgs* args, const MmrtStream* stream);
+  /* [1.1] Batched dense attention over variable-length sequences (see MmrtVarlenAttentionArgs). */
+  MmrtStatus* (*attention_varlen)(const MmrtVarlenAttentionArgs* args, const MmrtStream* stream);
 } MmrtKernels;
 
 /* ---------------------------------------------------------------------------------------------------------
- * Images: "mmrt.host.image/1". The host decodes media (core/image) and offers the Hugging Face image
- * processors, so every plugin preprocesses exactly as Transformers does. [thread-safe]
+ * Images: "mmrt.host.image/1". The host decodes media (core/image) and offers Pillow-exact primitives
+ * [1.1], from which a plugin's processor composes its model's preprocessing (sdk/mmrt/image/ has the
+ * common compositions), so every plugin preprocesses exactly as Transformers' PIL backend does. [thread-safe]
  */
+/* [1.1] PIL's Image.Resampling codes, as preprocessor_config.json "resample" stores them. */
+#define MMRT_RESAMPLE_NEAREST 0
+#define MMRT_RESAMPLE_LANCZOS 1
+#define MMRT_RESAMPLE_BILINEAR 2
+#define MMRT_RESAMPLE_BICUBIC 3
+#define MMRT_RESAMPLE_BOX 4
+#define MMRT_RESAMPLE_HAMMING 5
+
+/* [1.1] Layouts of normalize's float output. */
+#define MMRT_LAYOUT_CHW 0
+#define MMRT_LAYOUT_HWC 1
 #define MMRT_IMAGE_EXTENSION "mmrt.host.image/1"
 
 typedef struct MmrtImage {
@@ -294,8 +367,11 @@ typedef struct MmrtImage {
 typedef struct MmrtProcessorOutput {
   MMRT_STRUCT_PREFIX;
   void* host_ctx;
-  /* Allocates the named output in host memory and returns where to write it (host owns). Names used:
-   * "pixel_values" (f32) and "image_grid_thw" (int64 [3]). Calling it twice for one name replaces it. */
+  /* Allocates the named output in host memory and returns where to write it (host owns). "pixel_values"
+   * (f32, any shape; items are concatenated along dim 0 for the encoder) is what the encoder receives. Every
+   * other name is the item's metadata [1.1] (at 1.0 only "image_grid_thw", int64 [3]): the host carries it
+   * untouched to the encoder and the padder (MmrtItemData) and never interprets it. At most 16 names of at
+   * most 64 bytes each. Calling it twice for one name replaces it. */
   MmrtStatus* (*alloc_tensor)(void* host_ctx, const char* name, MmrtDataType dtype, int32_t ndim,
                               const int64_t* shape, void** data);
   /* Written by the plugin: how many embedding rows the encoder produces for this item, which is also the
@@ -314,11 +390,33 @@ typedef struct MmrtImageApi {
    * (capacity cap, NUL-terminated); *len receives the full length, so a short buffer can be retried. */
   MmrtStatus* (*fingerprint)(const char* preprocessor_config_json, uint64_t len, char* buf, uint64_t cap,
                              uint64_t* out_len);
+  /* The slots above are kept for 1.0 plugins; they understand the resize/crop/normalize processors only.
+   * [1.1] primitives follow. Each writes a caller-allocated result; out-of-range arguments are
+   * INVALID_ARGUMENT, never a crash. Results carry no alpha. */
+  /* transformers convert_to_rgb: pixels with alpha composited over opaque white. dst [h, w, 3]. */
+  MmrtStatus* (*to_rgb)(const MmrtImage* src, uint8_t* dst);
+  /* PIL Image.resize((width, height), filter, reducing_gap=gap); gap 0 means none. dst [height, width, 3]. */
+  MmrtStatus* (*resize)(const MmrtImage* src, int32_t width, int32_t height, int32_t filter,
+                        double reducing_gap, uint8_t* dst);
+  /* PIL Image.crop((x0, y0, x0 + width, y0 + height)): pixels outside the source are black, so this also
+   * pads (negative x0/y0, or a box beyond the edge). dst [height, width, 3]. */
+  MmrtStatus* (*crop)(const MmrtImage* src, int32_t x0, int32_t y0, int32_t width, int32_t height,
+                      uint8_t* dst);
+  /* Quarter turns clockwise (1..3), as numpy rot90(k=-turns) on HWC. dst [w', h', 3] after turning. */
+  MmrtStatus* (*rotate)(const MmrtImage* src, int32_t quarter_turns_clockwise, uint8_t* dst);
+  /* PIL convert("L"). dst [h, w]. */
+  MmrtStatus* (*to_grey)(const MmrtImage* src, uint8_t* dst);
+  /* Float pixels in transformers' numpy order of operations: x = float32(float64(u8) * rescale_factor)
+   * (rescale_factor 0: x = float32(u8)), then (x - mean[c]) / std[c] in float32 when mean and std are not
+   * NULL. layout MMRT_LAYOUT_*. dst [3, h, w] or [h, w, 3] f32. */
+  MmrtStatus* (*normalize)(const MmrtImage* src, double rescale_factor, const float* mean, const float* std,
+                           int32_t layout, float* dst);
 } MmrtImageApi;
 
 /* ---------------------------------------------------------------------------------------------------------
  * Weights: the host memory-maps the checkpoint and hands out read-only tensors on the compute device in
- * the compute dtype (converting once at first request). An object is {iface, context}.
+ * the compute dtype (converting once at first request), or [1.1] in a dtype the plugin asks for. An object
+ * is {iface, context}.
  */
 typedef struct MmrtWeights MmrtWeights; /* opaque, host-owned, valid until destroy of the instance */
 
@@ -335,6 +433,11 @@ typedef struct MmrtWeightsApi {
   /* Marks a tensor as deliberately unused (e.g. "vision_tower.vision_model.post_layernorm.weight"), so the
    * host's check that every checkpoint tensor is claimed does not fail on it. */
   void (*ignore)(MmrtWeights* weights, const char* name);
+  /* [1.1] [thread-safe] Like get, in `dtype`: f32/bf16/f16 for float tensors (fp32 modules under a bf16
+   * compute dtype), the stored integer type for integer buffers. dtype {0, 0, 0} asks for the checkpoint's
+   * own dtype: on the CPU that view points into the read-only mapping (no copy), the form linear and
+   * embedding take for weights. Views of one name in different dtypes may coexist. */
+  MmrtStatus* (*get_as)(MmrtWeights* weights, const char* name, MmrtDataType dtype, MmrtTensor* out);
 } MmrtWeightsApi;
 
 /* ---------------------------------------------------------------------------------------------------------
@@ -383,9 +486,20 @@ typedef struct MmrtProcessorRole {
   MMRT_STRUCT_PREFIX;
   MmrtStatus* (*process)(MmrtInstance* instance, const MmrtProcessArgs* args);
   /* Every setting that changes process()'s output, canonical; valid until destroy. The host hashes it
-   * with the media bytes to key its caches. */
+   * with the media bytes to key its caches. NULL is a load error. */
   const char* (*fingerprint)(MmrtInstance* instance);
+  /* [1.1] The same, able to fail; the host prefers it when present. */
+  MmrtStatus* (*get_fingerprint)(MmrtInstance* instance, const char** out);
 } MmrtProcessorRole;
+
+/* [1.1] One media item's metadata: the processor's outputs other than pixel_values, in the order written.
+ * Host memory, borrowed for the call. */
+typedef struct MmrtItemData {
+  MMRT_STRUCT_PREFIX;
+  int32_t n_tensors;
+  const char* const* names;         /* [n_tensors] */
+  const MmrtTensor* const* tensors; /* [n_tensors], CPU */
+} MmrtItemData;
 
 /* encoder role: [serialized-per-instance]. Items of one batch are concatenated along dim 0 as the
  * processor produced them. */
@@ -397,13 +511,18 @@ typedef struct MmrtEncodeArgs {
   const int64_t* item_n_tokens;     /* [n_items] rows each item yields (the processor's n_tokens) */
   MmrtTensor* embeds;               /* [Σ item_n_tokens, embed_dim] compute dtype, host-allocated */
   const MmrtStream* stream;
+  const int64_t* item_pixel_rows;       /* [1.1] [n_items] dim-0 rows of pixel_values of each item */
+  const MmrtItemData* const* item_data; /* [1.1] [n_items] */
 } MmrtEncodeArgs;
 
 typedef struct MmrtEncoderRole {
   MMRT_STRUCT_PREFIX;
-  /* Width of the embeddings the encoder writes (the language model's hidden size for LLaVA). */
+  /* Width of the embeddings the encoder writes (the language model's hidden size for LLaVA). A value
+   * <= 0 is a load error. */
   int64_t (*embed_dim)(MmrtInstance* instance);
   MmrtStatus* (*encode)(MmrtInstance* instance, const MmrtEncodeArgs* args);
+  /* [1.1] embed_dim, able to fail; the host prefers it when present. */
+  MmrtStatus* (*get_embed_dim)(MmrtInstance* instance, int64_t* out);
 } MmrtEncoderRole;
 
 /* padder role: [thread-safe], pure. Expands each placeholder to its item's n_tokens and reports ranges.
@@ -429,6 +548,13 @@ typedef struct MmrtPadArgs {
    * turns a generated token's index into its position (position = index + next_position_delta). */
   MmrtStatus* (*emit_positions)(void* host_ctx, const int32_t* positions3, int64_t n_ids,
                                 int64_t next_position_delta);
+  const MmrtItemData* const* item_data; /* [1.1] [n_items] */
+  /* [1.1] Encoder-decoder models (MmrtKvSpec.n_cross_layer > 0): the encoder-side tokens and where the
+   * items' embeddings go in them (BLIP-2-T5: query rows before the prompt ids). emit then carries the
+   * decoder prompt, which may be empty (the host starts it with decoder_start_token_id). Models whose
+   * encoder memory is the items' embeddings alone (Nougat) need not call it. */
+  MmrtStatus* (*emit_encoder_input)(void* host_ctx, const int32_t* ids, int64_t n_ids,
+                                    const MmrtPlaceholderRange* ranges, int64_t n_ranges);
 } MmrtPadArgs;
 
 typedef struct MmrtPadderRole {
@@ -449,6 +575,13 @@ typedef struct MmrtKvSpec {
   int64_t vocab_size;    /* logits row width */
   int64_t hidden_size;   /* width of injected embeddings */
   int64_t max_position;  /* longest sequence the model supports */
+  /* [1.1] Encoder-decoder models. Outside struct_size: decoder_start_token_id from config.json, cross
+   * geometry equal to the self geometry, memory_dim = hidden_size, max_encoder_len = max_position. */
+  int32_t decoder_start_token_id;
+  int32_t cross_n_head_kv;
+  int32_t cross_head_dim;
+  int64_t memory_dim;      /* width of encoder memory rows (encoder_states) */
+  int64_t max_encoder_len; /* longest encoder memory */
 } MmrtKvSpec;
 
 typedef struct MmrtDecodeArgs {
@@ -464,22 +597,41 @@ typedef struct MmrtDecodeArgs {
   const MmrtTensor* embeds_rows; /* [n_embeds] int32 token rows of this batch they replace */
   const MmrtTensor* logits_rows; /* [n_logits] int32 token rows whose logits are wanted */
   MmrtTensor* logits;            /* [n_logits, vocab_size] f32, host-allocated */
-  /* Encoder-decoder models (n_cross_layer > 0): the per-sequence encoder memory. On a sequence's first
-   * step encoder_states [Σ enc_len, hidden] are given, rows per sequence delimited by
-   * cross_layout->query_start, and the plugin stores their cross K/V through cross_layout's slot mapping;
-   * later steps pass NULL states and attend over the cached cross K/V with cross_layout's block tables
-   * and seq_lens (the encoder lengths). Not driven by the v1.0 host yet: docs/plugin-abi.md, gap G2. */
+  /* Encoder-decoder models (n_cross_layer > 0). encoder_states [n_rows, memory_dim] holds the memory of
+   * the sequences whose cross K/V are not cached yet (their first step, unless another request with the
+   * same encoder input filled them), in batch order, or is NULL when none is; the plugin projects every
+   * row to cross K/V and stores them at cross_layout->slot_mapping (one entry per encoder_states row)
+   * before attending. cross_layout->query_start and ->seq_lens describe the decoder rows and the encoder
+   * lengths, ->block_tables the cross blocks; cross attention reads them with paged_attention_ex
+   * (causal 0). */
   const MmrtTensor* encoder_states;
   const MmrtBatchLayout* cross_layout;
   const MmrtKvLayer* cross_kv; /* [n_cross_layer] */
   const MmrtStream* stream;
 } MmrtDecodeArgs;
 
+/* [1.1] Encoder input of encoder-decoder models -> encoder memory (the T5 encoder stack). */
+typedef struct MmrtMemoryArgs {
+  MMRT_STRUCT_PREFIX;
+  int32_t n_seqs;
+  int64_t n_tokens;
+  const MmrtTensor* input_ids;     /* [n_tokens] int32, every sequence's encoder-side ids */
+  const int32_t* query_start_host; /* [n_seqs + 1] rows of each sequence */
+  const MmrtTensor* embeds;        /* [n_embeds, hidden_size] rows to inject, or NULL */
+  const MmrtTensor* embeds_rows;   /* [n_embeds] int32 rows they replace */
+  MmrtTensor* memory;              /* [n_tokens, memory_dim] compute dtype, host-allocated */
+  const MmrtStream* stream;
+} MmrtMemoryArgs;
+
 typedef struct MmrtDecoderRole {
   MMRT_STRUCT_PREFIX;
   /* [thread-safe] What the host must allocate for this model's KV cache. */
   MmrtStatus* (*kv_spec)(MmrtInstance* instance, MmrtKvSpec* out);
   MmrtStatus* (*forward)(MmrtInstance* instance, const MmrtDecodeArgs* args);
+  /* [1.1] Encoder-decoder models whose memory is computed from the encoder input (T5); it lives in the
+   * decoder role because encoder and decoder share weights (T5's shared embedding). NULL: the memory is the
+   * items' embeddings concatenated in item order (Nougat). */
+  MmrtStatus* (*encode_memory)(MmrtInstance* instance, const MmrtMemoryArgs* args);
 } MmrtDecoderRole;
 
 typedef struct MmrtPluginApi {
