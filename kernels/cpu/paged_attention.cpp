@@ -24,12 +24,13 @@ struct PagedWorkItem {
 };
 
 void check_batch(const int32_t* query_start, const int32_t* seq_lens, int64_t n_seqs,
-                 int64_t max_blocks_per_seq, int64_t block_size) {
+                 int64_t max_blocks_per_seq, int64_t block_size, bool causal) {
   for (int64_t s = 0; s < n_seqs; ++s) {
     const int64_t n_q = int64_t{query_start[s + 1]} - query_start[s];
     const std::string where = "paged_attention: sequence " + std::to_string(s) + " has ";
     if (n_q < 0) throw std::invalid_argument(where + "a decreasing query_start");
-    if (n_q > seq_lens[s]) {
+    if (seq_lens[s] < 0) throw std::invalid_argument(where + "a negative seq_len");
+    if (causal && n_q > seq_lens[s]) {
       throw std::invalid_argument(where + std::to_string(n_q) + " query tokens but seq_len " +
                                   std::to_string(seq_lens[s]));
     }
@@ -46,12 +47,13 @@ void check_batch(const int32_t* query_start, const int32_t* seq_lens, int64_t n_
 void paged_attention(const float* q, const float* k_cache, const float* v_cache, float* out,
                      const int32_t* query_start, const int32_t* seq_lens, const int32_t* block_tables,
                      int64_t n_seqs, int64_t max_blocks_per_seq, int64_t block_size, int64_t n_head,
-                     int64_t n_head_kv, int64_t head_dim, float scale) {
+                     int64_t n_head_kv, int64_t head_dim, float scale, bool causal,
+                     const RelativePositionBias* rel_bias) {
   if (n_head_kv <= 0 || n_head % n_head_kv != 0) {
     throw std::invalid_argument("paged_attention: n_head " + std::to_string(n_head) +
                                 " is not a multiple of n_head_kv " + std::to_string(n_head_kv));
   }
-  check_batch(query_start, seq_lens, n_seqs, max_blocks_per_seq, block_size);
+  check_batch(query_start, seq_lens, n_seqs, max_blocks_per_seq, block_size, causal);
   const int64_t n_rep = n_head / n_head_kv;
   const int64_t q_stride = n_head * head_dim;
   const int64_t kv_stride = n_head_kv * head_dim;
@@ -81,10 +83,26 @@ void paged_attention(const float* q, const float* k_cache, const float* v_cache,
     thread_local std::vector<AttentionQuery> queries;
     queries.clear();
     for (int64_t row = item.row_begin; row < item.row_end; ++row) {
-      const int64_t n_visible = first_position + (row - query_start[item.seq]) + 1;
+      const int64_t n_visible = causal ? first_position + (row - query_start[item.seq]) + 1 : seq_len;
       for (int64_t h = item.kv_head * n_rep; h < (item.kv_head + 1) * n_rep; ++h) {
         queries.push_back(AttentionQuery{q + row * q_stride + h * head_dim,
                                          out + row * q_stride + h * head_dim, n_visible, nullptr});
+      }
+    }
+    if (rel_bias != nullptr) {
+      // Row r's bias over keys p: table[bucket(p - position of r), h], one bucket lookup per (row, key).
+      float* biases =
+          thread_scratch(ScratchSlot::attention_bias, queries.size() * static_cast<size_t>(seq_len));
+      for (size_t r = 0; r < queries.size(); r += static_cast<size_t>(n_rep)) {
+        const int64_t row = item.row_begin + static_cast<int64_t>(r) / n_rep;
+        const int64_t position = first_position + (row - query_start[item.seq]);
+        for (int64_t p = 0; p < queries[r].n_visible; ++p) {
+          const float* bucket_row =
+              rel_bias->table + relative_bucket(rel_bias->buckets, p - position) * n_head;
+          for (int64_t j = 0; j < n_rep; ++j)
+            biases[(r + j) * seq_len + p] = bucket_row[item.kv_head * n_rep + j];
+        }
+        for (int64_t j = 0; j < n_rep; ++j) queries[r + j].bias = biases + (r + j) * seq_len;
       }
     }
     const auto n_queries = static_cast<int64_t>(queries.size());
