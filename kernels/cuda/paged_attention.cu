@@ -51,6 +51,30 @@ struct PagedParams {
   WarpMap map;
   int64_t n_splits, split_keys;
   float scale;
+  PagedAttentionMode mode;
+};
+
+__device__ inline int64_t relative_bucket(const RelativeBias& b, int64_t relative_position) {
+  int64_t bucket = 0, distance = 0;
+  if (b.bidirectional) {
+    if (relative_position > 0) bucket = b.per_direction;
+    distance = relative_position < 0 ? -relative_position : relative_position;
+  } else {
+    distance = relative_position < 0 ? -relative_position : 0;
+  }
+  if (distance < b.max_exact) return bucket + distance;
+  int64_t large = b.max_exact;
+  for (int i = 0; i < b.n_thresholds && distance >= b.thresholds[i]; ++i) ++large;
+  return bucket + large;
+}
+
+// The bias of query position `position`, head h, at key p.
+struct RelativeBiasOf {
+  const RelativeBias* bias;
+  int64_t position, h, n_head;
+  __device__ float operator()(int64_t p) const {
+    return bias->table[relative_bucket(*bias, p - position) * n_head + h];
+  }
 };
 
 // grid (chunk_bound, n_head_kv · head_groups, n_splits). Warp w serves row row_begin + w / HW of the block's
@@ -100,6 +124,7 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t last_row =
       (block_row_begin + rows_per_block < q_end ? block_row_begin + rows_per_block : q_end) - 1;
   auto visible = [&](int64_t r) {
+    if (!p.mode.causal) return seq_len;
     const int64_t n = first_position + (r - q_begin) + 1;
     return n < 0 ? int64_t(0) : (n > seq_len ? seq_len : n);
   };
@@ -121,10 +146,16 @@ __global__ void __launch_bounds__(kThreads)
   stage_query(tiles, q + row * q_stride + h * head_dim, head_dim, active);
   QueryState st;
   init_state(st);
-  attend_tiles<T>(
-      tiles, active, active ? visible(row) : 0, nullptr, p.scale, key_begin, key_end, head_dim,
-      [&](int64_t pos) { return k_cache + slot_of(pos) * kv_stride + g * head_dim; },
-      [&](int64_t pos) { return v_cache + slot_of(pos) * kv_stride + g * head_dim; }, st);
+  auto key_row = [&](int64_t pos) { return k_cache + slot_of(pos) * kv_stride + g * head_dim; };
+  auto value_row = [&](int64_t pos) { return v_cache + slot_of(pos) * kv_stride + g * head_dim; };
+  if (p.mode.rel_bias.table != nullptr) {
+    const RelativeBiasOf bias{&p.mode.rel_bias, first_position + (row - q_begin), h, s.n_head};
+    attend_tiles<T>(tiles, active, active ? visible(row) : 0, bias, p.scale, key_begin, key_end, head_dim,
+                    key_row, value_row, st);
+  } else {
+    attend_tiles<T>(tiles, active, active ? visible(row) : 0, NoBias{}, p.scale, key_begin, key_end, head_dim,
+                    key_row, value_row, st);
+  }
   if (!active) return;
   if (p.n_splits == 1) {
     store_normalized(st, out + row * q_stride + h * head_dim, head_dim);
@@ -212,7 +243,8 @@ PagedAttentionPlan plan_paged_attention(const PagedAttentionShape& s, int sm_cou
 cudaError_t paged_attention(DType dtype, const PagedAttentionShape& shape, const PagedAttentionPlan& plan,
                             const void* q, const void* k_cache, const void* v_cache,
                             const int32_t* query_start, const int32_t* seq_lens, const int32_t* block_tables,
-                            float scale, void* out, void* workspace, cudaStream_t stream) {
+                            float scale, const PagedAttentionMode& mode, void* out, void* workspace,
+                            cudaStream_t stream) {
   const PagedAttentionShape& s = shape;
   if (s.n_tokens <= 0 || s.n_seqs <= 0) return cudaSuccess;
   if (s.head_dim <= 0 || s.head_dim > kMaxHeadDim || s.n_head_kv <= 0 || s.n_head % s.n_head_kv != 0 ||
@@ -223,7 +255,11 @@ cudaError_t paged_attention(DType dtype, const PagedAttentionShape& shape, const
   const WarpMap m = warp_map(s);
   const int64_t chunks = chunk_bound(s, m), heads = s.n_head_kv * m.head_groups;
   if (chunks > 0x7fffffff || heads > 65535 || plan.n_splits > 65535) return cudaErrorInvalidValue;
-  PagedParams params{s, m, plan.n_splits, plan.split_keys, scale};
+  if (mode.rel_bias.table != nullptr &&
+      (mode.rel_bias.n_thresholds < 0 || mode.rel_bias.n_thresholds > RelativeBias::kMaxThresholds)) {
+    return cudaErrorInvalidValue;
+  }
+  PagedParams params{s, m, plan.n_splits, plan.split_keys, scale, mode};
   float* part_acc = nullptr;
   float* part_ml = nullptr;
   if (plan.n_splits > 1) {

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -72,10 +73,17 @@ struct View {
   MmrtTensor* get() { return &v; }
 };
 
+// Addresses 1 GiB apart, so fake tensors never overlap (the aliasing checks compare byte ranges).
+void* next_fake_address() {
+  static uintptr_t next = uintptr_t{1} << 40;
+  next += uintptr_t{1} << 30;
+  return reinterpret_cast<void*>(next);
+}
+
 // A descriptor claiming to be on a GPU; the contract never dereferences its data.
 struct FakeCudaTensor {
   explicit FakeCudaTensor(std::vector<int64_t> dims, MmrtDataType dtype = kF32) : shape(std::move(dims)) {
-    t.data = &storage;
+    t.data = next_fake_address();
     t.device = {MMRT_DEVICE_CUDA, 0};
     t.ndim = int32_t(shape.size());
     t.dtype = dtype;
@@ -83,7 +91,6 @@ struct FakeCudaTensor {
   }
   std::vector<int64_t> shape;
   MmrtTensor t{};
-  char storage = 0;
 };
 
 }  // namespace
