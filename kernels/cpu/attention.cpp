@@ -13,18 +13,6 @@ namespace mmrt::cpu {
 
 namespace {
 
-// Scores scratch per work item is kept near this many floats (4 MiB) by shrinking the query block.
-constexpr int64_t kScoreBudget = int64_t{1} << 20;
-constexpr int64_t kMaxQueryBlock = 16;
-
-// One unit of parallel work: query rows [row_begin, row_end) of one sequence, one kv head.
-struct WorkItem {
-  int64_t seq;
-  int64_t kv_head;
-  int64_t row_begin;
-  int64_t row_end;
-};
-
 void check_sequences(int64_t n_seqs, const int32_t* cu_q, const int32_t* cu_k, const float* bias,
                      int64_t bias_period) {
   if (bias != nullptr && bias_period < 1) {
@@ -56,26 +44,17 @@ void attention_varlen(const float* q, const float* k, const float* v, float* out
   const int64_t q_stride = n_head * head_dim;
   const int64_t kv_stride = n_head_kv * head_dim;
 
-  thread_local std::vector<WorkItem> items;
-  items.clear();
-  for (int64_t s = 0; s < n_seqs; ++s) {
-    const int64_t n_k = cu_k[s + 1] - cu_k[s];
-    const int64_t q_block =
-        std::clamp(kScoreBudget / std::max<int64_t>(n_rep * n_k, 1), int64_t{1}, kMaxQueryBlock);
-    for (int64_t g = 0; g < n_head_kv; ++g) {
-      for (int64_t r = cu_q[s]; r < cu_q[s + 1]; r += q_block) {
-        items.push_back(WorkItem{s, g, r, std::min<int64_t>(r + q_block, cu_q[s + 1])});
-      }
-    }
-  }
+  thread_local std::vector<AttentionWorkItem> items;
+  plan_attention_work(
+      n_seqs, cu_q, [&](int64_t s) { return int64_t{cu_k[s + 1]} - cu_k[s]; }, n_head_kv, n_rep, items);
 
   // Inside the parallel region `items` would name each worker's own (empty) thread_local vector.
-  const WorkItem* work = items.data();
+  const AttentionWorkItem* work = items.data();
   const auto n_items = static_cast<int64_t>(items.size());
   // Causal work grows with the query index and sequences differ in length, hence dynamic scheduling.
 #pragma omp parallel for schedule(dynamic)
   for (int64_t it = 0; it < n_items; ++it) {
-    const WorkItem item = work[it];
+    const AttentionWorkItem item = work[it];
     const int64_t q_begin = cu_q[item.seq], n_q = cu_q[item.seq + 1] - q_begin;
     const int64_t k_begin = cu_k[item.seq], n_k = cu_k[item.seq + 1] - k_begin;
     const float* seq_bias = bias != nullptr ? bias + (item.seq % bias_period) * n_head * n_q * n_k : nullptr;
