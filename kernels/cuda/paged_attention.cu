@@ -54,27 +54,27 @@ struct PagedParams {
   PagedAttentionMode mode;
 };
 
-__device__ inline int64_t relative_bucket(const RelativeBias& b, int64_t relative_position) {
-  int64_t bucket = 0, distance = 0;
-  if (b.bidirectional) {
-    if (relative_position > 0) bucket = b.per_direction;
-    distance = relative_position < 0 ? -relative_position : relative_position;
-  } else {
-    distance = relative_position < 0 ? -relative_position : 0;
-  }
-  if (distance < b.max_exact) return bucket + distance;
-  int64_t large = b.max_exact;
-  for (int i = 0; i < b.n_thresholds && distance >= b.thresholds[i]; ++i) ++large;
-  return bucket + large;
-}
-
-// The bias of query position `position`, head h, at key p.
+// The bias of query position `position`, head h, at key p; the thresholds are the block's shared copy.
 struct RelativeBiasOf {
-  const RelativeBias* bias;
+  const float* table;
+  int32_t per_direction, max_exact, bidirectional, n_thresholds;
+  const int64_t* thresholds;
   int64_t position, h, n_head;
-  __device__ float operator()(int64_t p) const {
-    return bias->table[relative_bucket(*bias, p - position) * n_head + h];
+
+  __device__ int64_t bucket(int64_t relative_position) const {
+    int64_t bucket = 0, distance = 0;
+    if (bidirectional) {
+      if (relative_position > 0) bucket = per_direction;
+      distance = relative_position < 0 ? -relative_position : relative_position;
+    } else {
+      distance = relative_position < 0 ? -relative_position : 0;
+    }
+    if (distance < max_exact) return bucket + distance;
+    int64_t large = max_exact;
+    for (int i = 0; i < n_thresholds && distance >= thresholds[i]; ++i) ++large;
+    return bucket + large;
   }
+  __device__ float operator()(int64_t p) const { return table[bucket(p - position) * n_head + h]; }
 };
 
 // grid (chunk_bound, n_head_kv · head_groups, n_splits). Warp w serves row row_begin + w / HW of the block's
@@ -86,8 +86,13 @@ __global__ void __launch_bounds__(kThreads)
                            T* out, float* part_acc, float* part_ml) {
   extern __shared__ float smem[];
   __shared__ int64_t block_seq, block_row_begin;
+  __shared__ int64_t thresholds[RelativeBias::kMaxThresholds];
   const PagedAttentionShape& s = p.shape;
   const int64_t rows_per_block = p.map.rows_per_block;
+  const RelativeBias& rel = p.mode.rel_bias;
+  if (rel.table != nullptr) {
+    for (int i = threadIdx.x; i < rel.n_thresholds; i += blockDim.x) thresholds[i] = rel.thresholds[i];
+  }
   if (threadIdx.x == 0) {
     int64_t chunk = blockIdx.x, seq = -1, row_begin = 0;
     for (int64_t i = 0; i < s.n_seqs; ++i) {
@@ -103,7 +108,7 @@ __global__ void __launch_bounds__(kThreads)
     block_seq = seq;
     block_row_begin = row_begin;
   }
-  __syncthreads();
+  __syncthreads();  // block_seq, block_row_begin and the thresholds are written
   const int64_t seq = block_seq;
   if (seq < 0) return;  // past the last chunk: the whole block leaves together
 
@@ -148,8 +153,16 @@ __global__ void __launch_bounds__(kThreads)
   init_state(st);
   auto key_row = [&](int64_t pos) { return k_cache + slot_of(pos) * kv_stride + g * head_dim; };
   auto value_row = [&](int64_t pos) { return v_cache + slot_of(pos) * kv_stride + g * head_dim; };
-  if (p.mode.rel_bias.table != nullptr) {
-    const RelativeBiasOf bias{&p.mode.rel_bias, first_position + (row - q_begin), h, s.n_head};
+  if (rel.table != nullptr) {
+    const RelativeBiasOf bias{rel.table,
+                              rel.per_direction,
+                              rel.max_exact,
+                              rel.bidirectional,
+                              rel.n_thresholds,
+                              thresholds,
+                              first_position + (row - q_begin),
+                              h,
+                              s.n_head};
     attend_tiles<T>(tiles, active, active ? visible(row) : 0, bias, p.scale, key_begin, key_end, head_dim,
                     key_row, value_row, st);
   } else {
