@@ -17,8 +17,10 @@
 #include "core/plugin/status.hpp"
 #include "kernels/cpu/ops.hpp"
 #include "tests/kernels/kernel_test_util.hpp"
+#include "tests/support/fake_device_tensor.hpp"
 
 using namespace mmrt::backend;
+using mmrt::test::FakeDeviceTensor;
 
 namespace {
 
@@ -73,26 +75,6 @@ struct View {
   MmrtTensor* get() { return &v; }
 };
 
-// Addresses 1 GiB apart, so fake tensors never overlap (the aliasing checks compare byte ranges).
-void* next_fake_address() {
-  static uintptr_t next = uintptr_t{1} << 40;
-  next += uintptr_t{1} << 30;
-  return reinterpret_cast<void*>(next);
-}
-
-// A descriptor claiming to be on a GPU; the contract never dereferences its data.
-struct FakeCudaTensor {
-  explicit FakeCudaTensor(std::vector<int64_t> dims, MmrtDataType dtype = kF32) : shape(std::move(dims)) {
-    t.data = next_fake_address();
-    t.device = {MMRT_DEVICE_CUDA, 0};
-    t.ndim = int32_t(shape.size());
-    t.dtype = dtype;
-    t.shape = shape.data();
-  }
-  std::vector<int64_t> shape;
-  MmrtTensor t{};
-};
-
 }  // namespace
 
 TEST_CASE("bad shapes are refused naming the op and the operand") {
@@ -135,7 +117,7 @@ TEST_CASE("dtype mismatches and dtypes the device does not compute in are refuse
 
 TEST_CASE(
     "the weight rule: bf16/f16 weights under f32 activations on the CPU, the activation dtype elsewhere") {
-  FakeCudaTensor cx({2, 3}), cw_bf16({4, 3}, kBF16), cy({2, 4});
+  FakeDeviceTensor cx({2, 3}, kF32), cw_bf16({4, 3}, kBF16), cy({2, 4}, kF32);
   Tensor x = filled({2, 3}, 1), y = filled({2, 4}, 2);
   Tensor w_bf16(kCpu, kBF16, {4, 3}), w_f16(kCpu, kF16, {4, 3}), w_i32(kCpu, kI32, {4, 3});
   CHECK(contracts::linear(x.get(), w_bf16.get(), nullptr, y.get(), nullptr).device_type == MMRT_DEVICE_CPU);
@@ -151,10 +133,10 @@ TEST_CASE(
 
 TEST_CASE("every tensor of a call is on one device") {
   Tensor x = filled({2, 3}, 1), y = filled({2, 4}, 2);
-  FakeCudaTensor w({4, 3});
+  FakeDeviceTensor w({4, 3}, kF32);
   expect_refused(k.linear(x.get(), &w.t, nullptr, y.get(), nullptr), "linear",
                  "w is on cuda:0, the call's other tensors on the CPU");
-  FakeCudaTensor cx({2, 3}), cy({2, 4});
+  FakeDeviceTensor cx({2, 3}, kF32), cy({2, 4}, kF32);
   const Result r = result_of(k.linear(&cx.t, &w.t, nullptr, &cy.t, nullptr));
   if (cuda_kernels() == nullptr) {
     CHECK(r.code == MMRT_STATUS_UNAVAILABLE);

@@ -12,8 +12,10 @@
 #include "core/backend/kernels_dispatch.hpp"
 #include "core/backend/tensor.hpp"
 #include "core/plugin/status.hpp"
+#include "tests/support/fake_device_tensor.hpp"
 
 using namespace mmrt::backend;
+using mmrt::test::FakeDeviceTensor;
 
 namespace {
 
@@ -26,27 +28,6 @@ Result result_of(MmrtStatus* status) {
   mmrt::plugin::StatusPtr owned(status);
   return owned ? Result{owned->code, owned->message} : Result{MMRT_STATUS_OK, ""};
 }
-
-// Addresses 1 GiB apart, so fake tensors never overlap (the aliasing checks compare byte ranges).
-void* next_fake_address() {
-  static uintptr_t next = uintptr_t{1} << 40;
-  next += uintptr_t{1} << 30;
-  return reinterpret_cast<void*>(next);
-}
-
-// A descriptor that claims to be on the GPU; its data is never dereferenced by the checks under test.
-struct FakeDeviceTensor {
-  explicit FakeDeviceTensor(std::vector<int64_t> dims, MmrtDataType dtype = kBF16, int32_t device_id = 0)
-      : shape(std::move(dims)) {
-    t.data = next_fake_address();
-    t.device = {MMRT_DEVICE_CUDA, device_id};
-    t.ndim = int32_t(shape.size());
-    t.dtype = dtype;
-    t.shape = shape.data();
-  }
-  std::vector<int64_t> shape;
-  MmrtTensor t{};
-};
 
 }  // namespace
 
