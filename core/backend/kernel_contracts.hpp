@@ -16,6 +16,7 @@
 // Stateless and thread-safe.
 #pragma once
 
+#include "core/backend/kernel_slots.hpp"
 #include "plugin_api/mmrt_abi.h"
 
 namespace mmrt::backend::contracts {
@@ -24,36 +25,16 @@ namespace mmrt::backend::contracts {
 // activations on the CPU (weights kept in the checkpoint's dtype).
 bool weight_dtype_allowed(MmrtDevice device, MmrtDataType activation, MmrtDataType weight);
 
-MmrtDevice linear(const MmrtTensor* x, const MmrtTensor* w, const MmrtTensor* bias, MmrtTensor* y,
-                  const MmrtStream* stream);
-MmrtDevice embedding(const MmrtTensor* table, const MmrtTensor* ids, MmrtTensor* out,
-                     const MmrtStream* stream);
-MmrtDevice layer_norm(const MmrtTensor* x, const MmrtTensor* weight, const MmrtTensor* bias, float eps,
-                      MmrtTensor* y, const MmrtStream* stream);
-MmrtDevice rms_norm(const MmrtTensor* x, const MmrtTensor* weight, float eps, MmrtTensor* y,
-                    const MmrtStream* stream);
-MmrtDevice activation(int32_t kind, const MmrtTensor* x, MmrtTensor* y, const MmrtStream* stream);
-MmrtDevice silu_mul(const MmrtTensor* gate, const MmrtTensor* up, MmrtTensor* y, const MmrtStream* stream);
-MmrtDevice add(const MmrtTensor* a, const MmrtTensor* b, MmrtTensor* y, const MmrtStream* stream);
-MmrtDevice rope(MmrtTensor* x, const MmrtTensor* positions, const MmrtTensor* inv_freq,
-                const int32_t* mrope_section, float attention_scaling, const MmrtStream* stream);
-MmrtDevice attention(const MmrtTensor* q, const MmrtTensor* k, const MmrtTensor* v, const MmrtTensor* bias,
-                     float scale, int32_t causal, MmrtTensor* out, const MmrtStream* stream);
-MmrtDevice kv_cache_write(const MmrtTensor* k, const MmrtTensor* v, MmrtKvLayer layer,
-                          const MmrtBatchLayout* layout, const MmrtStream* stream);
-MmrtDevice paged_attention(const MmrtTensor* q, MmrtKvLayer layer, const MmrtBatchLayout* layout, float scale,
-                           MmrtTensor* out, const MmrtStream* stream);
-MmrtDevice patch_embed(const MmrtTensor* pixels, const MmrtTensor* weight, const MmrtTensor* bias,
-                       MmrtTensor* out, const MmrtStream* stream);
-MmrtDevice copy(const MmrtTensor* src, MmrtTensor* dst, const MmrtStream* stream);
-MmrtDevice gather_rows(const MmrtTensor* src, const MmrtTensor* rows, MmrtTensor* dst,
-                       const MmrtStream* stream);
-MmrtDevice scatter_rows(const MmrtTensor* src, const MmrtTensor* rows, MmrtTensor* dst,
-                        const MmrtStream* stream);
-MmrtDevice scale(MmrtTensor* x, float s, const MmrtStream* stream);
-MmrtDevice gated_activation(int32_t kind, const MmrtTensor* gate, const MmrtTensor* up, MmrtTensor* y,
-                            const MmrtStream* stream);
-MmrtDevice paged_attention_ex(const MmrtPagedAttentionArgs* args, const MmrtStream* stream);
-MmrtDevice attention_varlen(const MmrtVarlenAttentionArgs* args, const MmrtStream* stream);
+// The contract of slot `op` takes the slot's parameters: MmrtDevice op(<the slot's parameters>).
+template <typename Slot>
+struct ContractOf;
+template <typename... Args>
+struct ContractOf<MmrtStatus* (*)(Args...)> {
+  using type = MmrtDevice(Args...);
+};
+
+#define MMRT_DECLARE_CONTRACT(op) ContractOf<decltype(MmrtKernels::op)>::type op;
+MMRT_KERNEL_SLOTS(MMRT_DECLARE_CONTRACT)
+#undef MMRT_DECLARE_CONTRACT
 
 }  // namespace mmrt::backend::contracts
