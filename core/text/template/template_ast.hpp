@@ -33,7 +33,7 @@ enum class ExprKind {
   get_item,     // children[0][children[1]]
   slice,        // children[0][children[1]:children[2]:children[3]], absent parts are null
   call,         // children[0](children[1..], kwargs)
-  filter,       // children[0] | name(children[1..], kwargs)
+  filter,       // children[0] | name(children[1..], kwargs); children[0] is null in a block's filter chain
   test,         // children[0] is [not] name(children[1..]); negated
   negate,       // -children[0]
   unary_plus,   // +children[0]
@@ -80,6 +80,7 @@ enum class StmtKind {
   break_,     // {% break %}
   continue_,  // {% continue %}
   block,      // a body rendered in place: {% generation %}...{% endgeneration %}
+  filter_block,  // {% filter f | g %}body{% endfilter %}: the rendered body through filters
 };
 
 struct Stmt {
@@ -92,7 +93,10 @@ struct Stmt {
   ExprPtr filter;                    // for: the optional `if` clause
   std::vector<ExprPtr> conditions;   // if
   std::vector<Body> bodies;          // if
-  Body body;                         // for, set_block, block
+  Body body;                         // for, set_block, block, filter_block
+  // filter_block, set_block: filter expressions (ExprKind::filter, null subject) applied in order to
+  // the rendered body.
+  std::vector<ExprPtr> filters;
   Body else_body;                    // if, for
   std::unique_ptr<MacroDef> macro;   // macro
 };

@@ -244,8 +244,11 @@ ValueList sorted_items(const ValueList& items, const std::optional<std::string>&
   return out;
 }
 
+// Jinja's select/reject/selectattr/rejectattr and map yield nothing for a false value (None, "", [],
+// undefined) without looking at their arguments.
 Value select_items(const Value& subject, CallArgs args, CallContext& ctx, bool by_attribute,
                    bool keep_matching) {
+  if (!truthy(subject)) return Value::list({});
   std::optional<std::string> attribute;
   if (by_attribute) {
     std::vector<Value> first = take_positional(args, 1);
@@ -258,7 +261,7 @@ Value select_items(const Value& subject, CallArgs args, CallContext& ctx, bool b
   if (!test_name.empty()) {
     if (!test_name[0].is_string()) throw TemplateRuntimeError("select() test name must be a string");
     test = test_name[0].as_string();
-    if (!has_test(*test)) throw TemplateRuntimeError("no test named '" + *test + "'");
+    if (!has_test(*test)) throw TemplateRuntimeError("No test named '" + *test + "'.");
   }
   ValueList out;
   for (const Value& item : iterate(subject)) {
@@ -271,6 +274,7 @@ Value select_items(const Value& subject, CallArgs args, CallContext& ctx, bool b
 }
 
 Value map_items(const Value& subject, CallArgs args, CallContext& ctx) {
+  if (!truthy(subject)) return Value::list({});
   std::optional<std::string> attribute;
   std::optional<Value> fallback;
   for (auto it = args.keyword.begin(); it != args.keyword.end();) {
@@ -295,7 +299,7 @@ Value map_items(const Value& subject, CallArgs args, CallContext& ctx) {
     if (name.empty() || !name[0].is_string())
       throw TemplateRuntimeError("map() needs a filter name or attribute=");
     const std::string filter = name[0].as_string();
-    if (!has_filter(filter)) throw TemplateRuntimeError("no filter named '" + filter + "'");
+    if (!has_filter(filter)) throw TemplateRuntimeError("No filter named '" + filter + "'.");
     for (const Value& item : iterate(subject)) out.push_back(call_filter(filter, item, args, ctx));
   }
   ctx.charge_bytes(static_cast<int64_t>(out.size() * sizeof(Value)));
@@ -528,6 +532,8 @@ Value get_item(const Value& obj, const Value& key) {
 }
 
 Value call_filter(std::string_view name, const Value& subject, CallArgs args, CallContext& ctx) {
+  // Reached for an unknown name only where the parser deferred the check (see template_parser.hpp).
+  if (!has_filter(name)) throw TemplateRuntimeError("No filter named '" + std::string(name) + "' found.");
   const auto no_args = [&] {
     if (!args.positional.empty() || !args.keyword.empty()) {
       throw TemplateRuntimeError("filter '" + std::string(name) + "' takes no arguments");
@@ -690,6 +696,7 @@ Value call_filter(std::string_view name, const Value& subject, CallArgs args, Ca
 }
 
 bool call_test(std::string_view name, const Value& v, const CallArgs& call_args, CallContext& ctx) {
+  if (!has_test(name)) throw TemplateRuntimeError("No test named '" + std::string(name) + "' found.");
   CallArgs args = call_args;
   using K = Value::Kind;
   const auto other = [&]() -> const Value& {

@@ -204,9 +204,16 @@ class Renderer final : public CallContext {
       case StmtKind::set_attr:
         exec_set_attr(s, frame);
         return Flow::normal;
-      case StmtKind::set_block:
-        frame->set(s.targets[0], Value::string(render_to_string(s.body, std::make_shared<Frame>(frame))));
+      case StmtKind::set_block: {
+        Value text = Value::string(render_to_string(s.body, std::make_shared<Frame>(frame)));
+        frame->set(s.targets[0], apply_filters(s.filters, std::move(text), frame));
         return Flow::normal;
+      }
+      case StmtKind::filter_block: {
+        Value text = Value::string(render_to_string(s.body, std::make_shared<Frame>(frame)));
+        emit(to_str(apply_filters(s.filters, std::move(text), frame)));
+        return Flow::normal;
+      }
       case StmtKind::macro: {
         auto callable = std::make_shared<Callable>();
         callable->macro = s.macro.get();
@@ -222,6 +229,14 @@ class Renderer final : public CallContext {
         return exec_body(s.body, std::make_shared<Frame>(frame));
     }
     return Flow::normal;
+  }
+
+  Value apply_filters(const std::vector<ExprPtr>& filters, Value value, const FramePtr& frame) {
+    for (const ExprPtr& filter : filters) {
+      step(filter->loc);
+      value = call_filter(filter->name, value, eval_args(*filter, 1, frame), *this);
+    }
+    return value;
   }
 
   void assign(const std::vector<std::string>& targets, const Value& value, Frame& frame) {
