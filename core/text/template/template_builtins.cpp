@@ -417,7 +417,7 @@ Value dictsort_filter(const Value& subject, CallArgs args) {
   if (by != "key" && by != "value") p.fail("by must be 'key' or 'value'");
   ValueList pairs;
   for (const auto& [key, value] : subject.as_dict().entries)
-    pairs.push_back(Value::list({Value::string(key), value}, true));
+    pairs.push_back(Value::list({key, value}, true));
   return Value::list(
       sorted_items(pairs, std::string(by == "key" ? "0" : "1"), p.boolean(0, false), p.boolean(2, false)));
 }
@@ -454,7 +454,7 @@ ValueList iterate(const Value& v) {
       return v.as_list();
     case Value::Kind::dict: {
       ValueList keys;
-      for (const auto& entry : v.as_dict().entries) keys.push_back(Value::string(entry.first));
+      for (const auto& entry : v.as_dict().entries) keys.push_back(entry.first);
       return keys;
     }
     case Value::Kind::string: {
@@ -470,6 +470,15 @@ ValueList iterate(const Value& v) {
       throw TemplateRuntimeError("'" + v.type_name() + "' object is not iterable");
   }
 }
+
+namespace {
+
+// Jinja's object_type_repr, the subject of its undefined messages: "None", "dict object", ...
+std::string object_type_repr(const Value& obj) {
+  return obj.is_none() ? "None" : obj.type_name() + " object";
+}
+
+}  // namespace
 
 Value get_attribute(const Value& obj, const std::string& name) {
   switch (obj.kind()) {
@@ -504,7 +513,7 @@ Value get_attribute(const Value& obj, const std::string& name) {
     default:
       break;
   }
-  return Value::undefined("'" + obj.type_name() + " object' has no attribute '" + name + "'");
+  return Value::undefined("'" + object_type_repr(obj) + "' has no attribute '" + name + "'");
 }
 
 Value get_item(const Value& obj, const Value& key) {
@@ -515,8 +524,7 @@ Value get_item(const Value& obj, const Value& key) {
     const int64_t n = static_cast<int64_t>(items.size());
     if (i < 0) i += n;
     if (i >= 0 && i < n) return items[static_cast<size_t>(i)];
-    return Value::undefined("'" + obj.type_name() + " object' has no element " +
-                            std::to_string(key.as_int()));
+    return Value::undefined(object_type_repr(obj) + " has no element " + std::to_string(key.as_int()));
   }
   if (obj.is_string() && int_key) {
     const std::string& s = obj.as_string();
@@ -525,10 +533,13 @@ Value get_item(const Value& obj, const Value& key) {
     const int64_t n = static_cast<int64_t>(offsets.size()) - 1;
     if (i < 0) i += n;
     if (i >= 0 && i < n) return Value::string(s.substr(offsets[i], offsets[i + 1] - offsets[i]));
-    return Value::undefined("'str object' has no element " + std::to_string(key.as_int()));
+    return Value::undefined("str object has no element " + std::to_string(key.as_int()));
   }
   if (key.is_string()) return get_attribute(obj, key.as_string());
-  return Value::undefined("'" + obj.type_name() + " object' has no element " + to_repr(key));
+  if (obj.is_dict()) {
+    if (const Value* v = obj.as_dict().find(key)) return *v;
+  }
+  return Value::undefined(object_type_repr(obj) + " has no element " + to_repr(key));
 }
 
 Value call_filter(std::string_view name, const Value& subject, CallArgs args, CallContext& ctx) {
@@ -632,10 +643,10 @@ Value call_filter(std::string_view name, const Value& subject, CallArgs args, Ca
   if (name == "items") {
     no_args();
     if (subject.is_undefined()) return Value::list({});
-    if (!subject.is_dict()) throw TemplateRuntimeError("items() can only get item pairs from a mapping");
+    if (!subject.is_dict()) throw TemplateRuntimeError("Can only get item pairs from a mapping.");
     ValueList pairs;
     for (const auto& [key, value] : subject.as_dict().entries)
-      pairs.push_back(Value::list({Value::string(key), value}, true));
+      pairs.push_back(Value::list({key, value}, true));
     return Value::list(std::move(pairs));
   }
   if (name == "dictsort") return dictsort_filter(subject, std::move(args));
@@ -764,7 +775,7 @@ bool call_test(std::string_view name, const Value& v, const CallArgs& call_args,
     const Value& container = other();
     if (container.is_string())
       return v.is_string() && container.as_string().find(v.as_string()) != std::string::npos;
-    if (container.is_dict()) return v.is_string() && container.as_dict().find(v.as_string()) != nullptr;
+    if (container.is_dict()) return container.as_dict().find(v) != nullptr;
     for (const Value& item : iterate(container)) {
       if (equals(item, v)) return true;
     }
@@ -904,9 +915,9 @@ Value dict_method(const ValueDict& d, std::string_view name, CallArgs& args, Cal
     ValueList out;
     for (const auto& [key, value] : d.entries) {
       if (name == "items") {
-        out.push_back(Value::list({Value::string(key), value}, true));
+        out.push_back(Value::list({key, value}, true));
       } else {
-        out.push_back(name == "keys" ? Value::string(key) : value);
+        out.push_back(name == "keys" ? key : value);
       }
     }
     ctx.charge_bytes(static_cast<int64_t>(out.size() * sizeof(Value)));
@@ -914,10 +925,7 @@ Value dict_method(const ValueDict& d, std::string_view name, CallArgs& args, Cal
   }
   if (name == "get") {
     const Params p(name, args, {"key", "default"});
-    const Value& key = p.required(0);
-    if (key.is_string()) {
-      if (const Value* v = d.find(key.as_string())) return *v;
-    }
+    if (const Value* v = d.find(p.required(0))) return *v;
     return p.get(1) ? *p.get(1) : Value::none();
   }
   throw TemplateRuntimeError("'dict object' has no attribute '" + std::string(name) + "'");
@@ -926,6 +934,19 @@ Value dict_method(const ValueDict& d, std::string_view name, CallArgs& args, Cal
 }  // namespace
 
 Value call_method(const Value& self, std::string_view name, CallArgs args, CallContext& ctx) {
+  // transformers' ImmutableSandboxedEnvironment refuses the methods that modify a list or dict.
+  static constexpr std::string_view kListMutators[] = {"append", "clear",  "pop",    "reverse",
+                                                       "insert", "sort",   "extend", "remove"};
+  static constexpr std::string_view kDictMutators[] = {"clear", "pop", "popitem", "setdefault", "update"};
+  const bool mutator =
+      (self.is_list() && !self.is_tuple() &&
+       std::find(std::begin(kListMutators), std::end(kListMutators), name) != std::end(kListMutators)) ||
+      (self.is_dict() &&
+       std::find(std::begin(kDictMutators), std::end(kDictMutators), name) != std::end(kDictMutators));
+  if (mutator) {
+    throw TemplateRuntimeError("access to attribute '" + std::string(name) + "' of '" + self.type_name() +
+                               "' object is unsafe.");
+  }
   switch (self.kind()) {
     case Value::Kind::string:
       return string_method(self.as_string(), name, args, ctx);
@@ -941,8 +962,7 @@ Value call_method(const Value& self, std::string_view name, CallArgs args, CallC
     default:
       break;
   }
-  throw TemplateRuntimeError("'" + self.type_name() + " object' has no attribute '" + std::string(name) +
-                             "'");
+  throw TemplateRuntimeError("'" + object_type_repr(self) + "' has no attribute '" + std::string(name) + "'");
 }
 
 bool has_global_function(std::string_view name) {
@@ -992,18 +1012,20 @@ Value call_global_function(std::string_view name, CallArgs args, CallContext& ct
         attrs = init.as_dict();
       } else {
         for (const Value& pair : iterate(init)) {
-          if (!pair.is_list() || pair.as_list().size() != 2 || !pair.as_list()[0].is_string()) {
-            throw TemplateRuntimeError(std::string(name) + "() needs a mapping or (str, value) pairs");
+          if (!pair.is_list() || pair.as_list().size() != 2) {
+            throw TemplateRuntimeError(std::string(name) + "() needs a mapping or (key, value) pairs");
           }
-          attrs.set(pair.as_list()[0].as_string(), pair.as_list()[1]);
+          attrs.set(pair.as_list()[0], pair.as_list()[1]);
         }
       }
     }
     for (auto& [key, value] : args.keyword) attrs.set(key, std::move(value));
     if (name == "dict") return Value::dict(std::move(attrs));
     for (const auto& [key, value] : attrs.entries) {
-      if (!key.empty() && key[0] == '_') {
-        throw TemplateRuntimeError("cannot store underscore-prefixed attribute '" + key + "' on a namespace");
+      if (!key.is_string()) throw TemplateRuntimeError("keywords must be strings");
+      if (key.as_string().starts_with('_')) {
+        throw TemplateRuntimeError("cannot store underscore-prefixed attribute '" + key.as_string() +
+                                   "' on a namespace");
       }
     }
     std::shared_ptr<Namespace> ns = ctx.new_namespace();

@@ -22,7 +22,7 @@ class Frame {
   }
   void set(const std::string& name, Value v) { vars_.set(name, std::move(v)); }
   void set_all(const ValueDict& vars) {
-    for (const auto& [name, value] : vars.entries) set(name, value);
+    for (const auto& [name, value] : vars.entries) vars_.set(name, value);
   }
 
  private:
@@ -402,12 +402,8 @@ class Renderer final : public CallContext {
       case ExprKind::dict: {
         ValueDict d;
         for (size_t i = 0; i + 1 < e.children.size(); i += 2) {
-          const Value key = eval(*e.children[i], frame);
-          if (!key.is_string()) {
-            throw TemplateRuntimeError("dict keys must be strings in mmrt's templates, got '" +
-                                       key.type_name() + "'");
-          }
-          d.set(key.as_string(), eval(*e.children[i + 1], frame));
+          Value key = eval(*e.children[i], frame);
+          d.set(std::move(key), eval(*e.children[i + 1], frame));
         }
         charge_bytes(static_cast<int64_t>(d.entries.size() * sizeof(Value)));
         return Value::dict(std::move(d));
@@ -553,7 +549,7 @@ class Renderer final : public CallContext {
         }
         return false;
       case Value::Kind::dict:
-        return item.is_string() && container.as_dict().find(item.as_string()) != nullptr;
+        return container.as_dict().find(item) != nullptr;
       default:
         throw TemplateRuntimeError("argument of type '" + container.type_name() + "' is not iterable");
     }

@@ -31,13 +31,18 @@ class Frame;
 
 using ValueList = std::vector<Value>;
 
-// A dict with string keys, kept in insertion order like a Python dict.
+// A dict kept in insertion order like a Python dict. Keys are hashable values (None, bool, int, float,
+// str, tuples of those) compared with Python's ==, so 1, 1.0 and True are one key; template variables
+// and namespace attributes are dicts with str keys.
 struct ValueDict {
-  std::vector<std::pair<std::string, Value>> entries;
+  std::vector<std::pair<Value, Value>> entries;
 
   const Value* find(std::string_view key) const;
-  // Replaces the value of an existing key in place (keeping its position) or appends it.
+  const Value* find(const Value& key) const;
+  // Replace the value of an existing key in place (keeping its position, and the first key spelling as
+  // Python does) or append it. The Value overload throws TemplateRuntimeError for an unhashable key.
   void set(std::string key, Value value);
+  void set(Value key, Value value);
 };
 
 // jinja2's Namespace: attributes assigned with {% set ns.x = ... %} persist across scopes.
