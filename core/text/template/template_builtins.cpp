@@ -438,6 +438,10 @@ constexpr std::string_view kTests[] = {
 
 }  // namespace
 
+Value escape(const Value& v) {
+  return v.is_markup() ? v : Value::markup(html_escape(to_str(v)));
+}
+
 bool has_filter(std::string_view name) {
   return std::find(std::begin(kFilters), std::end(kFilters), name) != std::end(kFilters);
 }
@@ -562,29 +566,37 @@ Value call_filter(std::string_view name, const Value& subject, CallArgs args, Ca
     no_args();
     return Value::integer(length_of(subject));
   }
+  // Jinja's soft_str filters (string, trim, upper, ...) keep a Markup subject Markup.
+  const auto like_subject = [&](std::string text) {
+    return subject.is_markup() ? Value::markup(std::move(text)) : Value::string(std::move(text));
+  };
   if (name == "string") {
     no_args();
-    return Value::string(text_of());
+    return subject.is_string() ? subject : Value::string(text_of());
   }
   if (name == "safe") {
     no_args();
-    return subject;
+    return subject.is_markup() ? subject : Value::markup(text_of());
   }
-  if (name == "escape" || name == "e" || name == "forceescape") {
+  if (name == "escape" || name == "e") {
     no_args();
-    return Value::string(html_escape(text_of()));
+    return escape(subject);
+  }
+  if (name == "forceescape") {
+    no_args();
+    return Value::markup(html_escape(text_of()));
   }
   if (name == "trim") {
     const Params p(name, args, {"chars"});
-    return Value::string(pystr::strip(text_of(), p.optional_string(0), true, true));
+    return like_subject(pystr::strip(text_of(), p.optional_string(0), true, true));
   }
   if (name == "upper" || name == "lower" || name == "capitalize" || name == "title") {
     no_args();
     const std::string text = text_of();
-    if (name == "upper") return Value::string(pystr::upper(text));
-    if (name == "lower") return Value::string(pystr::lower(text));
-    if (name == "capitalize") return Value::string(pystr::capitalize(text));
-    return Value::string(jinja_title(text));
+    if (name == "upper") return like_subject(pystr::upper(text));
+    if (name == "lower") return like_subject(pystr::lower(text));
+    if (name == "capitalize") return like_subject(pystr::capitalize(text));
+    return like_subject(jinja_title(text));
   }
   if (name == "replace") {
     const Params p(name, args, {"old", "new", "count"});
@@ -909,6 +921,30 @@ Value string_method(const std::string& s, std::string_view name, CallArgs& args,
   throw TemplateRuntimeError("'str object' has no attribute '" + std::string(name) + "'");
 }
 
+// jinja2's Markup methods: the str method, with the strings a replace or join inserts escaped, and its
+// str results (or the parts of a split) marked as Markup.
+Value markup_method(const std::string& s, std::string_view name, CallArgs& args, CallContext& ctx) {
+  static constexpr std::string_view kMarkupMethods[] = {"strip", "lstrip", "rstrip",     "upper", "lower", "title",
+                                                        "capitalize", "replace", "split", "rsplit", "splitlines", "join"};
+  if (std::find(std::begin(kMarkupMethods), std::end(kMarkupMethods), name) == std::end(kMarkupMethods)) {
+    return string_method(s, name, args, ctx);
+  }
+  if (name == "replace") {
+    for (Value& arg : args.positional) arg = arg.is_string() ? escape(arg) : arg;
+    for (auto& [key, arg] : args.keyword) arg = arg.is_string() ? escape(arg) : arg;
+  }
+  if (name == "join" && !args.positional.empty()) {
+    ValueList escaped;
+    for (const Value& item : iterate(args.positional[0])) escaped.push_back(escape(item));
+    args.positional[0] = Value::list(std::move(escaped));
+  }
+  const Value result = string_method(s, name, args, ctx);
+  if (result.is_string()) return Value::markup(result.as_string());
+  ValueList parts;
+  for (const Value& part : result.as_list()) parts.push_back(Value::markup(part.as_string()));
+  return Value::list(std::move(parts));
+}
+
 Value dict_method(const ValueDict& d, std::string_view name, CallArgs& args, CallContext& ctx) {
   if (name == "items" || name == "keys" || name == "values") {
     const Params p(name, args, {});
@@ -949,6 +985,7 @@ Value call_method(const Value& self, std::string_view name, CallArgs args, CallC
   }
   switch (self.kind()) {
     case Value::Kind::string:
+      if (self.is_markup()) return markup_method(self.as_string(), name, args, ctx);
       return string_method(self.as_string(), name, args, ctx);
     case Value::Kind::dict:
       return dict_method(self.as_dict(), name, args, ctx);

@@ -566,6 +566,8 @@ class Renderer final : public CallContext {
     if (a.is_number() && b.is_number()) return arithmetic(op, a, b);
     if (op == "+" && a.is_string() && b.is_string()) {
       charge_bytes(static_cast<int64_t>(a.as_string().size() + b.as_string().size()));
+      // Markup.__add__ and __radd__ escape the plain operand.
+      if (a.is_markup() || b.is_markup()) return Value::markup(escape(a).as_string() + escape(b).as_string());
       return Value::string(a.as_string() + b.as_string());
     }
     if (op == "+" && a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple()) {
@@ -596,7 +598,7 @@ class Renderer final : public CallContext {
       std::string out;
       out.reserve(static_cast<size_t>(unit * times));
       for (int64_t i = 0; i < times; ++i) out += seq.as_string();
-      return Value::string(std::move(out));
+      return seq.is_markup() ? Value::markup(std::move(out)) : Value::string(std::move(out));
     }
     ValueList items;
     for (int64_t i = 0; i < times; ++i) items.insert(items.end(), seq.as_list().begin(), seq.as_list().end());

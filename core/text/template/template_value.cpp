@@ -103,6 +103,12 @@ Value Value::string(std::string s) {
   return v;
 }
 
+Value Value::markup(std::string s) {
+  Value v = string(std::move(s));
+  v.is_markup_ = true;
+  return v;
+}
+
 namespace {
 
 uint8_t nested_depth(int child_depth) {
@@ -219,7 +225,7 @@ std::string Value::type_name() const {
     case Kind::floating:
       return "float";
     case Kind::string:
-      return "str";
+      return is_markup_ ? "Markup" : "str";
     case Kind::list:
       return is_tuple_ ? "tuple" : "list";
     case Kind::dict:
@@ -355,6 +361,7 @@ std::string to_str(const Value& v) {
 }
 
 std::string to_repr(const Value& v) {
+  if (v.is_markup()) return "Markup(" + pystr::repr(v.as_string()) + ")";
   if (v.is_string()) return pystr::repr(v.as_string());
   if (v.is_undefined()) return "Undefined";
   return to_str(v);
