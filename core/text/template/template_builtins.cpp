@@ -921,17 +921,17 @@ Value string_method(const std::string& s, std::string_view name, CallArgs& args,
   throw TemplateRuntimeError("'str object' has no attribute '" + std::string(name) + "'");
 }
 
-// jinja2's Markup methods: the str method, with the strings a replace or join inserts escaped, and its
-// str results (or the parts of a split) marked as Markup.
+// jinja2's Markup methods: the str method, with the strings a replace or join inserts escaped (replace's
+// `old` is not), and its str results (or the parts of a split) marked as Markup.
 Value markup_method(const std::string& s, std::string_view name, CallArgs& args, CallContext& ctx) {
   static constexpr std::string_view kMarkupMethods[] = {"strip", "lstrip", "rstrip",     "upper", "lower", "title",
                                                         "capitalize", "replace", "split", "rsplit", "splitlines", "join"};
   if (std::find(std::begin(kMarkupMethods), std::end(kMarkupMethods), name) == std::end(kMarkupMethods)) {
     return string_method(s, name, args, ctx);
   }
-  if (name == "replace") {
-    for (Value& arg : args.positional) arg = arg.is_string() ? escape(arg) : arg;
-    for (auto& [key, arg] : args.keyword) arg = arg.is_string() ? escape(arg) : arg;
+  if (name == "replace" && args.positional.size() >= 2) args.positional[1] = escape(args.positional[1]);
+  for (auto& [key, arg] : args.keyword) {
+    if (name == "replace" && key == "new") arg = escape(arg);
   }
   if (name == "join" && !args.positional.empty()) {
     ValueList escaped;

@@ -582,7 +582,7 @@ class Renderer final : public CallContext {
       if ((a.is_string() || a.is_list()) && int_right) return repeat(a, b.as_int());
       if ((b.is_string() || b.is_list()) && int_left) return repeat(b, a.as_int());
     }
-    if (op == "+" && a.is_string()) {
+    if (op == "+" && a.is_string() && !a.is_markup()) {
       throw TemplateRuntimeError("can only concatenate str (not \"" + b.type_name() + "\") to str");
     }
     throw TemplateRuntimeError(binary_type_error(op, a, b));

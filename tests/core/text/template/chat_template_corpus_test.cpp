@@ -107,3 +107,29 @@ TEST_CASE("every corpus chat template renders as transformers renders it, or fai
   CHECK(n_rendered + n_errors == 40 * 7 * 2);
   CHECK(n_rendered > 400);
 }
+
+TEST_CASE("the Jinja semantics the corpus needed render as transformers renders them") {
+  const boost::json::object goldens = boost::json::parse(read_text(kCorpus / "chat_template_goldens.json")).as_object();
+  const boost::json::array& features = goldens.at("features").as_array();
+  CHECK(features.size() > 20);
+  for (const auto& feature_value : features) {
+    const boost::json::object& feature = feature_value.as_object();
+    const std::string source(feature.at("source").as_string());
+    CAPTURE(source);
+    std::string rendered, error;
+    try {
+      rendered = ChatTemplate(source, "feature").render(boost::json::array{}, false);
+    } catch (const ChatTemplateError& e) {
+      error = e.what();
+    }
+    if (const auto* expected = feature.if_contains("expected")) {
+      CHECK_MESSAGE(error.empty(), error);
+      CHECK(rendered == std::string(expected->as_string()));
+    } else {
+      const std::string python_error(feature.at("error").as_string());
+      CAPTURE(python_error);
+      REQUIRE_MESSAGE(!error.empty(), "mmrt rendered a template that transformers rejects");
+      CHECK_MESSAGE(error.find(message_of(python_error)) != std::string::npos, error);
+    }
+  }
+}
