@@ -69,17 +69,17 @@ struct MacroDef {
 };
 
 enum class StmtKind {
-  text,       // literal template data: text
-  print,      // {{ expr }}
-  if_,        // branches: conditions[i] -> bodies[i]; else_body
-  for_,       // for targets in expr [if filter]: body [else else_body]
-  set,        // set targets = expr
-  set_attr,   // set targets[0].attr = expr (namespace attribute)
-  set_block,  // set targets[0] %}body{% endset
-  macro,      // macro definition
-  break_,     // {% break %}
-  continue_,  // {% continue %}
-  block,      // a body rendered in place: {% generation %}...{% endgeneration %}
+  text,          // literal template data: text
+  print,         // {{ expr }}
+  if_,           // branches: conditions[i] -> bodies[i]; else_body
+  for_,          // for targets in expr [if filter]: body [else else_body]
+  set,           // set targets = expr
+  set_attr,      // set targets[0].attr = expr (namespace attribute)
+  set_block,     // set targets[0] %}body{% endset
+  macro,         // macro definition
+  break_,        // {% break %}
+  continue_,     // {% continue %}
+  block,         // a body rendered in place: {% generation %}...{% endgeneration %}
   filter_block,  // {% filter f | g %}body{% endfilter %}: the rendered body through filters
 };
 
@@ -97,8 +97,8 @@ struct Stmt {
   // filter_block, set_block: filter expressions (ExprKind::filter, null subject) applied in order to
   // the rendered body.
   std::vector<ExprPtr> filters;
-  Body else_body;                    // if, for
-  std::unique_ptr<MacroDef> macro;   // macro
+  Body else_body;                   // if, for
+  std::unique_ptr<MacroDef> macro;  // macro
 };
 
 struct ParsedTemplate {

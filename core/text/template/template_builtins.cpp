@@ -416,8 +416,7 @@ Value dictsort_filter(const Value& subject, CallArgs args) {
   const std::string by = p.string(1, "key");
   if (by != "key" && by != "value") p.fail("by must be 'key' or 'value'");
   ValueList pairs;
-  for (const auto& [key, value] : subject.as_dict().entries)
-    pairs.push_back(Value::list({key, value}, true));
+  for (const auto& [key, value] : subject.as_dict().entries) pairs.push_back(Value::list({key, value}, true));
   return Value::list(
       sorted_items(pairs, std::string(by == "key" ? "0" : "1"), p.boolean(0, false), p.boolean(2, false)));
 }
@@ -924,8 +923,9 @@ Value string_method(const std::string& s, std::string_view name, CallArgs& args,
 // jinja2's Markup methods: the str method, with the strings a replace or join inserts escaped (replace's
 // `old` is not), and its str results (or the parts of a split) marked as Markup.
 Value markup_method(const std::string& s, std::string_view name, CallArgs& args, CallContext& ctx) {
-  static constexpr std::string_view kMarkupMethods[] = {"strip", "lstrip", "rstrip",     "upper", "lower", "title",
-                                                        "capitalize", "replace", "split", "rsplit", "splitlines", "join"};
+  static constexpr std::string_view kMarkupMethods[] = {"strip", "lstrip", "rstrip",     "upper",
+                                                        "lower", "title",  "capitalize", "replace",
+                                                        "split", "rsplit", "splitlines", "join"};
   if (std::find(std::begin(kMarkupMethods), std::end(kMarkupMethods), name) == std::end(kMarkupMethods)) {
     return string_method(s, name, args, ctx);
   }
@@ -971,8 +971,8 @@ Value dict_method(const ValueDict& d, std::string_view name, CallArgs& args, Cal
 
 Value call_method(const Value& self, std::string_view name, CallArgs args, CallContext& ctx) {
   // transformers' ImmutableSandboxedEnvironment refuses the methods that modify a list or dict.
-  static constexpr std::string_view kListMutators[] = {"append", "clear",  "pop",    "reverse",
-                                                       "insert", "sort",   "extend", "remove"};
+  static constexpr std::string_view kListMutators[] = {"append", "clear", "pop",    "reverse",
+                                                       "insert", "sort",  "extend", "remove"};
   static constexpr std::string_view kDictMutators[] = {"clear", "pop", "popitem", "setdefault", "update"};
   const bool mutator =
       (self.is_list() && !self.is_tuple() &&

@@ -189,8 +189,8 @@ class Parser {
     for (const char* closer : kClosers) {
       if (name == closer) fail(tag.loc, "unexpected '" + name + "': no open block takes it here");
     }
-    static constexpr const char* kUnsupported[] = {"include", "import", "from", "extends",    "block", "call",
-                                                   "with",    "do",     "autoescape", "trans"};
+    static constexpr const char* kUnsupported[] = {"include", "import", "from", "extends",    "block",
+                                                   "call",    "with",   "do",   "autoescape", "trans"};
     for (const char* unsupported : kUnsupported) {
       if (name == unsupported) fail(tag.loc, "unsupported tag '" + name + "' (mmrt's Jinja subset lacks it)");
     }

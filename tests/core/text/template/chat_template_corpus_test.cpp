@@ -43,7 +43,8 @@ std::string with_todays_date(std::string expected, const boost::json::object& go
   const auto* formats = golden.if_contains("strftime_formats");
   if (!formats) return expected;
   std::tm fixed{};
-  std::istringstream(std::string(golden.at("fixed_now").as_string())) >> std::get_time(&fixed, "%Y-%m-%dT%H:%M:%S");
+  std::istringstream(std::string(golden.at("fixed_now").as_string())) >>
+      std::get_time(&fixed, "%Y-%m-%dT%H:%M:%S");
   const std::time_t now = std::time(nullptr);
   std::tm today{};
   localtime_r(&now, &today);
@@ -66,7 +67,8 @@ std::string message_of(const std::string& python_error) {
 }  // namespace
 
 TEST_CASE("every corpus chat template renders as transformers renders it, or fails where it fails") {
-  const boost::json::object goldens = boost::json::parse(read_text(kCorpus / "chat_template_goldens.json")).as_object();
+  const boost::json::object goldens =
+      boost::json::parse(read_text(kCorpus / "chat_template_goldens.json")).as_object();
   std::map<std::string, std::string> sources;
   std::set<std::string> conversations;
   int n_rendered = 0, n_errors = 0;
@@ -81,11 +83,13 @@ TEST_CASE("every corpus chat template renders as transformers renders it, or fai
     CAPTURE(add_generation_prompt);
     conversations.insert(conversation);
     auto source = sources.find(file);
-    if (source == sources.end()) source = sources.emplace(file, read_text(kCorpus / "chat_templates" / file)).first;
+    if (source == sources.end())
+      source = sources.emplace(file, read_text(kCorpus / "chat_templates" / file)).first;
     std::string rendered, error;
     try {
       rendered = ChatTemplate(source->second, file)
-                     .render(golden.at("messages").as_array(), add_generation_prompt, golden.at("extra").as_object());
+                     .render(golden.at("messages").as_array(), add_generation_prompt,
+                             golden.at("extra").as_object());
     } catch (const ChatTemplateError& e) {
       error = e.what();
     }
@@ -109,7 +113,8 @@ TEST_CASE("every corpus chat template renders as transformers renders it, or fai
 }
 
 TEST_CASE("the Jinja semantics the corpus needed render as transformers renders them") {
-  const boost::json::object goldens = boost::json::parse(read_text(kCorpus / "chat_template_goldens.json")).as_object();
+  const boost::json::object goldens =
+      boost::json::parse(read_text(kCorpus / "chat_template_goldens.json")).as_object();
   const boost::json::array& features = goldens.at("features").as_array();
   CHECK(features.size() > 20);
   for (const auto& feature_value : features) {
