@@ -129,6 +129,56 @@ TEST_CASE("the pixel limit applies to every format") {
   CHECK(decode_image(fixture("png_rgb_1x1.png"), DecodeLimits{.max_pixels = 1}).width == 1);
 }
 
+void put_u32_le(std::vector<uint8_t>& out, uint32_t v) {
+  for (int shift = 0; shift < 32; shift += 8) out.push_back(static_cast<uint8_t>(v >> shift));
+}
+
+// A 3x2 8-bit BMP with a 4-colour palette (index i is (10 i, 20 i, 30 i)) and the given RLE8 data.
+std::vector<uint8_t> rle8_bmp(const std::vector<uint8_t>& rle) {
+  const uint32_t data_offset = 14 + 40 + 4 * 4;
+  std::vector<uint8_t> out = {'B', 'M'};
+  put_u32_le(out, data_offset + static_cast<uint32_t>(rle.size()));
+  put_u32_le(out, 0);
+  put_u32_le(out, data_offset);
+  for (uint32_t v : {40u, 3u, 2u}) put_u32_le(out, v);
+  out.insert(out.end(), {1, 0, 8, 0});  // planes, bits
+  for (uint32_t v : {1u, static_cast<uint32_t>(rle.size()), 0u, 0u, 4u, 0u}) put_u32_le(out, v);
+  for (uint8_t i = 0; i < 4; ++i)
+    out.insert(out.end(), {uint8_t(30 * i), uint8_t(20 * i), uint8_t(10 * i), 0});
+  out.insert(out.end(), rle.begin(), rle.end());
+  return out;
+}
+
+TEST_CASE("RLE8 BMP: runs, end of line, absolute runs and end of bitmap, bottom row first") {
+  // Bottom row: a run of two 1s, a run of one 2, end of line. Top row: absolute 3, 0, 1 (padded to an even
+  // file position), end of bitmap.
+  const Image image = decode_image(rle8_bmp({2, 1, 1, 2, 0, 0, 0, 3, 3, 0, 1, 0, 0, 1}));
+  REQUIRE(image.width == 3);
+  REQUIRE(image.height == 2);
+  const std::vector<uint8_t> expected = {30, 60, 90, 0, 0, 0, 10, 20, 30, 10, 20, 30, 10, 20, 30, 20, 40, 60};
+  CHECK(image.rgb == expected);
+  // Pillow refuses a bitmap whose data ends before the last pixel, whether at an end-of-bitmap or the file's
+  // end.
+  CHECK_THROWS_WITH_AS(decode_image(rle8_bmp({2, 1, 0, 1})), doctest::Contains("not enough image data"),
+                       ImageError);
+  CHECK_THROWS_WITH_AS(decode_image(rle8_bmp({2, 1, 0})), doctest::Contains("not enough image data"),
+                       ImageError);
+  // A delta past the end fills what is left with index 0.
+  CHECK(decode_image(rle8_bmp({2, 1, 0, 2, 200, 200})).rgb[0] == 0);
+}
+
+TEST_CASE("a PNG whose iCCP chunk names an unknown compression method is refused, as Pillow refuses it") {
+  std::vector<uint8_t> png = png_header(1, 1);
+  const std::vector<uint8_t> iccp = {'i', 'C', 'C', 'P', 'p', 0, 1, 0x78, 0x9c};
+  std::vector<uint8_t> chunk;
+  put_u32_be(chunk, static_cast<uint32_t>(iccp.size() - 4));
+  chunk.insert(chunk.end(), iccp.begin(), iccp.end());
+  put_u32_be(chunk, crc32(iccp));
+  png.insert(png.begin() + 33, chunk.begin(), chunk.end());  // after the signature and IHDR
+  CHECK_THROWS_WITH_AS(decode_image(png), doctest::Contains("unknown compression method 1 in iCCP chunk"),
+                       ImageError);
+}
+
 TEST_CASE("empty, garbage and zero-size inputs fail cleanly") {
   CHECK_THROWS_AS(decode_image({}), ImageError);
   const std::vector<uint8_t> garbage(300, 0x5A);
