@@ -729,7 +729,7 @@ class Parser {
     return parse_filter_call(std::move(subject));
   }
 
-  // A filter name and its optional arguments. Unknown names are left to check_names().
+  // A filter name and its optional arguments. Unknown names are left to NameChecker.
   ExprPtr parse_filter_call(ExprPtr subject) {
     const Token& name = current();
     if (name.kind != TokenKind::name)

@@ -5,6 +5,7 @@
 // refuses it.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <filesystem>
 #include <span>
@@ -22,6 +23,8 @@ namespace {
 
 const std::filesystem::path kCorpus = std::filesystem::path(MMRT_SOURCE_DIR) / "tests/fixtures/corpus";
 
+constexpr const char* kFormats[] = {"PNG: ", "JPEG: ", "WebP: ", "GIF: ", "BMP: "};
+
 std::string sha256_of(const std::vector<uint8_t>& bytes) {
   return plugin::sha256_hex(std::as_bytes(std::span(bytes)));
 }
@@ -38,7 +41,17 @@ TEST_CASE("every corpus image decodes as PIL convert(RGB) does, or is refused wh
     const std::vector<uint8_t> bytes = test::read_bytes(kCorpus / "images" / file);
     if (const auto* pillow_error = golden.if_contains("error")) {
       CAPTURE(pillow_error->as_string());
-      CHECK_THROWS_AS(decode_image(bytes), ImageError);
+      std::string message;
+      try {
+        decode_image(bytes);
+      } catch (const ImageError& e) {
+        message = e.what();
+      }
+      REQUIRE_MESSAGE(!message.empty(), "mmrt decodes a file Pillow refuses");
+      // A clear error names the format it failed in.
+      const bool names_format = std::any_of(std::begin(kFormats), std::end(kFormats),
+                                            [&](const char* format) { return message.starts_with(format); });
+      CHECK_MESSAGE(names_format, message);
       ++n_refused;
       continue;
     }
@@ -46,7 +59,7 @@ TEST_CASE("every corpus image decodes as PIL convert(RGB) does, or is refused wh
     try {
       image = decode_image(bytes);
     } catch (const ImageError& e) {
-      FAIL_CHECK("mmrt refuses a file Pillow decodes: " << e.what());
+      FAIL_CHECK("mmrt refuses a file Pillow decodes: " << std::string(e.what()));
       continue;
     }
     CHECK(image.width == golden.at("width").as_int64());
