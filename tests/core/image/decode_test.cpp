@@ -1,6 +1,7 @@
 // decode_image against PIL's convert("RGB") (and convert("RGBA") alpha) on every fixture, plus hostile input.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <string>
 
@@ -165,6 +166,70 @@ TEST_CASE("RLE8 BMP: runs, end of line, absolute runs and end of bitmap, bottom 
                        ImageError);
   // A delta past the end fills what is left with index 0.
   CHECK(decode_image(rle8_bmp({2, 1, 0, 2, 200, 200})).rgb[0] == 0);
+}
+
+void put_chunk(std::vector<uint8_t>& out, const std::string& type, const std::vector<uint8_t>& data) {
+  std::vector<uint8_t> body(type.begin(), type.end());
+  body.insert(body.end(), data.begin(), data.end());
+  put_u32_be(out, static_cast<uint32_t>(data.size()));
+  out.insert(out.end(), body.begin(), body.end());
+  put_u32_be(out, crc32(body));
+}
+
+// A one-row 16-bit PNG (colour type 0 grey or 2 RGB) of big-endian `samples`, with a tRNS chunk of
+// `trns` samples, its image data in one stored (uncompressed) deflate block.
+std::vector<uint8_t> png16_row(uint8_t color_type, const std::vector<uint16_t>& samples,
+                               const std::vector<uint16_t>& trns) {
+  const uint32_t channels = color_type == 2 ? 3 : 1;
+  std::vector<uint8_t> out = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  std::vector<uint8_t> ihdr;
+  put_u32_be(ihdr, static_cast<uint32_t>(samples.size() / channels));
+  put_u32_be(ihdr, 1);
+  ihdr.insert(ihdr.end(), {16, color_type, 0, 0, 0});
+  put_chunk(out, "IHDR", ihdr);
+  std::vector<uint8_t> trns_bytes;
+  for (uint16_t v : trns) trns_bytes.insert(trns_bytes.end(), {uint8_t(v >> 8), uint8_t(v & 0xFF)});
+  put_chunk(out, "tRNS", trns_bytes);
+  std::vector<uint8_t> scanline = {0};  // filter type none
+  for (uint16_t v : samples) scanline.insert(scanline.end(), {uint8_t(v >> 8), uint8_t(v & 0xFF)});
+  const auto n = static_cast<uint16_t>(scanline.size());
+  std::vector<uint8_t> zlib = {
+      0x78, 0x01, 1, uint8_t(n & 0xFF), uint8_t(n >> 8), uint8_t(~n & 0xFF), uint8_t((~n >> 8) & 0xFF)};
+  zlib.insert(zlib.end(), scanline.begin(), scanline.end());
+  uint32_t a = 1, b = 0;  // Adler-32
+  for (uint8_t byte : scanline) {
+    a = (a + byte) % 65521;
+    b = (b + a) % 65521;
+  }
+  put_u32_be(zlib, (b << 16) | a);
+  put_chunk(out, "IDAT", zlib);
+  put_chunk(out, "IEND", {});
+  return out;
+}
+
+TEST_CASE("16-bit tRNS matches as Pillow's convert(RGBA) matches it: the 8-bit pixel against the low byte") {
+  // Grey I;16: pixels clip to 255; tRNS 300 matches the pixel 44 (300 & 0xFF), not the pixel 300.
+  const Image grey = decode_image(png16_row(0, {300, 44, 255, 7}, {300}));
+  CHECK(grey.rgb == std::vector<uint8_t>{255, 255, 255, 44, 44, 44, 255, 255, 255, 7, 7, 7});
+  CHECK(grey.alpha == std::vector<uint8_t>{255, 0, 255, 255});
+  // RGB;16 keeps the high bytes; tRNS 0xFFFF matches 255, the high byte of 0xFFFF.
+  const Image rgb =
+      decode_image(png16_row(2, {65535, 65535, 65535, 255, 255, 255, 0, 0, 0}, {65535, 65535, 65535}));
+  CHECK(rgb.rgb == std::vector<uint8_t>{255, 255, 255, 0, 0, 0, 0, 0, 0});
+  CHECK(rgb.alpha == std::vector<uint8_t>{0, 255, 255});
+}
+
+TEST_CASE(
+    "a PNG whose last IDAT runs past the end of the file decodes when its compressed stream is complete") {
+  std::vector<uint8_t> png = png16_row(0, {1, 2}, {9});
+  png.resize(png.size() - 12 - 4);  // drop IEND and the IDAT CRC
+  const std::string idat = "IDAT";
+  const auto type_at = std::search(png.begin(), png.end(), idat.begin(), idat.end());
+  REQUIRE(type_at != png.end());
+  *(type_at - 4) = 0x3F;  // the length now claims about 1 GiB
+  CHECK(decode_image(png).rgb == std::vector<uint8_t>{1, 1, 1, 2, 2, 2});
+  png.resize(png.size() - 6);  // now the compressed stream is cut too
+  CHECK_THROWS_AS(decode_image(png), ImageError);
 }
 
 TEST_CASE("a PNG whose iCCP chunk names an unknown compression method is refused, as Pillow refuses it") {
