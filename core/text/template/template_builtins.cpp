@@ -1059,8 +1059,7 @@ Value call_global_function(std::string_view name, CallArgs args, CallContext& ct
     for (auto& [key, value] : args.keyword) attrs.set(key, std::move(value));
     if (name == "dict") return Value::dict(std::move(attrs));
     for (const auto& [key, value] : attrs.entries) {
-      if (!key.is_string()) throw TemplateRuntimeError("keywords must be strings");
-      if (key.as_string().starts_with('_')) {
+      if (key.is_string() && key.as_string().starts_with('_')) {
         throw TemplateRuntimeError("cannot store underscore-prefixed attribute '" + key.as_string() +
                                    "' on a namespace");
       }
