@@ -101,9 +101,9 @@ class LoadedPlugin : public std::enable_shared_from_this<LoadedPlugin> {
 // checks the file without running it (ELF for this machine, exports mmrt_plugin_entry_v1, sha256 equal to the
 // manifest's); dlopen with RTLD_NOW | RTLD_LOCAL from the absolute path, so an unresolved symbol fails here;
 // calls mmrt_plugin_entry_v1(host_api()); validates the returned table (non-null, struct_size at least
-// v1.0's, ABI version inside `window`, required slots present, descriptor id, version and architectures equal
-// to the manifest's); calls init() once. Throws PluginError naming the plugin id and the path on any failure;
-// when entry or init fails the library is unloaded again without calling shutdown().
+// v1.0's, ABI version inside `window`, required slots present, descriptor id, version, architectures and
+// roles equal to the manifest's); calls init() once. Throws PluginError naming the plugin id and the path on
+// any failure; when entry or init fails the library is unloaded again without calling shutdown().
 std::shared_ptr<LoadedPlugin> load_plugin(const PluginManifest& manifest, const AbiWindow& window = {});
 
 }  // namespace mmrt::plugin
