@@ -659,6 +659,7 @@ void check_library_file(Subject& s, const std::string&) {
 
 void check_entry(Subject& s, const std::string&) {
   s.manifest();
+  plugin::prepare_unwinder_for_plugin_exceptions();
   void* library = dlopen(s.target().library.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (library == nullptr) fail(std::string("dlopen failed: ") + dlerror());
   auto entry = reinterpret_cast<MmrtPluginEntryFn>(dlsym(library, MMRT_PLUGIN_ENTRY_SYMBOL));

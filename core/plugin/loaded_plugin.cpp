@@ -236,7 +236,19 @@ Instance LoadedPlugin::create(const MmrtCreateArgs& args) {
   return Instance(shared_from_this(), handle);
 }
 
+void prepare_unwinder_for_plugin_exceptions() {
+  static const bool ready = [] {
+    try {
+      throw std::runtime_error("fills libgcc_s's unwinder tables");
+    } catch (const std::runtime_error&) {
+    }
+    return true;
+  }();
+  (void)ready;
+}
+
 std::shared_ptr<LoadedPlugin> load_plugin(const PluginManifest& manifest, const AbiWindow& window) {
+  prepare_unwinder_for_plugin_exceptions();
   const std::filesystem::path path = std::filesystem::absolute(manifest.library_path);
   std::unique_lock lock(loader_mutex());
   auto& modules = loaded_modules();
