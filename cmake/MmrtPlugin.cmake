@@ -9,8 +9,8 @@
 # The plugin's identity is declared here once. From it mmrt_add_plugin generates mmrt_plugin_identity.hpp
 # (kMmrtPluginIdentity, which MMRT_SDK_DEFINE_PLUGIN puts in the descriptor; plugin.cpp includes it) and,
 # after the link, the manifest lib<name>.mmrt.json with the library's sha256. Both carry the ABI version of the
-# mmrt_abi.h the plugin compiles against. OUTPUT_DIR defaults to MMRT_PLUGIN_OUTPUT_DIR; plugins built there are
-# installed into <prefix>/lib/mmrt/plugins.
+# mmrt_abi.h the plugin compiles against. Without OUTPUT_DIR the plugin is built into MMRT_PLUGIN_OUTPUT_DIR (by
+# default <build>/plugins) and installed into <prefix>/lib/mmrt/plugins.
 #
 # ABI_MAJOR and BUILT_MINOR override the manifest's ABI version; only the host's tests of foreign-ABI
 # plugins use them (their hand-written descriptors claim the same).
@@ -54,8 +54,13 @@ function(mmrt_add_plugin name)
   if(NOT DEFINED P_BUILT_MINOR)
     set(P_BUILT_MINOR ${MMRT_ABI_MINOR})
   endif()
+  set(installed FALSE)
   if(NOT P_OUTPUT_DIR)
+    set(installed TRUE)
     set(P_OUTPUT_DIR ${MMRT_PLUGIN_OUTPUT_DIR})
+    if(NOT P_OUTPUT_DIR)
+      set(P_OUTPUT_DIR ${CMAKE_BINARY_DIR}/plugins)
+    endif()
   endif()
 
   add_library(${name} MODULE ${P_SOURCES})
@@ -109,7 +114,7 @@ inline constexpr ::mmrt::sdk::PluginIdentity kMmrtPluginIdentity = {
   set_property(GLOBAL APPEND PROPERTY MMRT_PLUGINS ${name})
   # Plugins in the default folder are installed as built (install(FILES) copies bytes unchanged, so the
   # manifest's sha256 stays true); test plugins with their own OUTPUT_DIR are not installed.
-  if(P_OUTPUT_DIR STREQUAL MMRT_PLUGIN_OUTPUT_DIR)
+  if(installed)
     install(FILES $<TARGET_FILE:${name}> ${manifest} DESTINATION lib/mmrt/plugins)
   endif()
 endfunction()
