@@ -560,9 +560,84 @@ void decoder_bad_arguments(Subject& s, const void* table) {
                "decoder.forward with a struct_size that ends before MmrtDecodeArgs.n_tokens");
 }
 
-// The checks the host makes before it sizes the KV cache.
+// A CPU tensor over `data` (which the caller keeps alive) with `shape`.
+template <class T>
+MmrtTensor cpu_tensor(std::vector<T>& data, std::vector<int64_t>& shape, MmrtDataType dtype) {
+  return {data.data(), {MMRT_DEVICE_CPU, 0}, int32_t(shape.size()), dtype, shape.data(), nullptr, 0};
+}
+
+// One prefill of a short prompt, as the engine runs it: one sequence in one block of a fresh f32 KV cache,
+// logits of its last token. They must all be finite.
+void decode_prompt(Subject& s, const MmrtDecoderRole& role, const MmrtKvSpec& spec) {
+  constexpr MmrtDataType kF32 = {MMRT_DTYPE_FLOAT, 32, 1}, kI32 = {MMRT_DTYPE_INT, 32, 1},
+                         kI64 = {MMRT_DTYPE_INT, 64, 1};
+  constexpr int32_t kTokens = 4, kBlockSize = 16;
+  std::vector<int64_t> cache_shape = {1, kBlockSize, spec.n_head_kv, spec.head_dim};
+  const size_t cache_elements = size_t(kBlockSize) * size_t(spec.n_head_kv) * size_t(spec.head_dim);
+  std::vector<std::vector<float>> k(size_t(spec.n_layer), std::vector<float>(cache_elements, 0.0f));
+  std::vector<std::vector<float>> v = k;
+  std::vector<MmrtTensor> k_tensors, v_tensors;
+  for (int32_t il = 0; il < spec.n_layer; ++il) {
+    k_tensors.push_back(cpu_tensor(k[size_t(il)], cache_shape, kF32));
+    v_tensors.push_back(cpu_tensor(v[size_t(il)], cache_shape, kF32));
+  }
+  std::vector<MmrtKvLayer> kv;
+  for (size_t il = 0; il < k_tensors.size(); ++il) kv.push_back({&k_tensors[il], &v_tensors[il]});
+
+  std::vector<int32_t> ids, positions, query_start = {0, kTokens}, seq_lens = {kTokens}, block_table = {0},
+                                       logits_rows = {kTokens - 1};
+  std::vector<int64_t> slots;
+  for (int32_t i = 0; i < kTokens; ++i) {
+    ids.push_back(int32_t((i + 1) % spec.vocab_size));
+    slots.push_back(i);
+  }
+  for (int32_t axis = 0; axis < spec.position_axes; ++axis) {
+    for (int32_t i = 0; i < kTokens; ++i) positions.push_back(i);
+  }
+  std::vector<float> logits(size_t(spec.vocab_size), NAN);
+  std::vector<int64_t> tokens_shape = {kTokens}, positions_shape = {kTokens}, query_start_shape = {2},
+                       one_shape = {1}, block_table_shape = {1, 1}, logits_shape = {1, spec.vocab_size};
+  if (spec.position_axes == 3) positions_shape = {3, kTokens};
+  MmrtTensor ids_t = cpu_tensor(ids, tokens_shape, kI32),
+             positions_t = cpu_tensor(positions, positions_shape, kI32),
+             query_start_t = cpu_tensor(query_start, query_start_shape, kI32),
+             seq_lens_t = cpu_tensor(seq_lens, one_shape, kI32),
+             block_table_t = cpu_tensor(block_table, block_table_shape, kI32),
+             slots_t = cpu_tensor(slots, tokens_shape, kI64),
+             logits_rows_t = cpu_tensor(logits_rows, one_shape, kI32),
+             logits_t = cpu_tensor(logits, logits_shape, kF32);
+  MmrtBatchLayout layout{};
+  layout.struct_size = MMRT_SIZEOF(MmrtBatchLayout, slot_mapping);
+  layout.n_seqs = 1;
+  layout.block_size = kBlockSize;
+  layout.query_start = &query_start_t;
+  layout.seq_lens = &seq_lens_t;
+  layout.block_tables = &block_table_t;
+  layout.slot_mapping = &slots_t;
+  const MmrtStream stream{MMRT_DEVICE_CPU, 0, nullptr};
+  MmrtDecodeArgs args{};
+  args.struct_size = MMRT_SIZEOF(MmrtDecodeArgs, stream);
+  args.n_tokens = kTokens;
+  args.input_ids = &ids_t;
+  args.positions = &positions_t;
+  args.layout = &layout;
+  args.kv = kv.data();
+  args.query_start_host = query_start.data();
+  args.seq_lens_host = seq_lens.data();
+  args.logits_rows = &logits_rows_t;
+  args.logits = &logits_t;
+  args.stream = &stream;
+  expect_ok(plugin_call("decoder.forward", [&] { return role.forward(handle(s), &args); }),
+            "decoder.forward of a 4-token prompt");
+  for (float x : logits) {
+    if (!std::isfinite(x)) fail("decoder.forward left a non-finite logit for a 4-token prompt");
+  }
+}
+
+// The checks the host makes before it sizes the KV cache, then one forward through such a cache.
 void decoder_calls(Subject& s, const void* table) {
-  const MmrtKvSpec spec = kv_spec(s, *static_cast<const MmrtDecoderRole*>(table)).spec;
+  const auto& role = *static_cast<const MmrtDecoderRole*>(table);
+  const MmrtKvSpec spec = kv_spec(s, role).spec;
   if (spec.n_layer <= 0 || spec.n_head_kv <= 0 || spec.head_dim <= 0 || spec.vocab_size <= 0 ||
       spec.hidden_size <= 0 || (spec.position_axes != 1 && spec.position_axes != 3)) {
     fail("decoder.kv_spec reported n_layer " + std::to_string(spec.n_layer) + ", n_head_kv " +
@@ -571,6 +646,10 @@ void decoder_calls(Subject& s, const void* table) {
          ", position_axes " + std::to_string(spec.position_axes) +
          " (all must be positive, position_axes 1 or 3)");
   }
+  if (spec.n_layer > 4096 || spec.n_head_kv > 4096 || spec.head_dim > 4096 || spec.vocab_size > (1 << 24)) {
+    fail("decoder.kv_spec reported an implausibly large model");
+  }
+  decode_prompt(s, role, spec);
 }
 
 void decoder_concurrent(Subject& s, const void* table) {

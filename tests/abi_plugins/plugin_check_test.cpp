@@ -129,6 +129,16 @@ TEST_CASE("plugin-check: destroy that leaks what create allocated") {
   CHECK(has_line(result.out, "PASS  create and destroy"));
 }
 
+TEST_CASE("plugin-check: a decoder whose forward writes NaN logits") {
+  const auto result = plugin_check(check_plugin("nan_logits"));
+  INFO(result.out);
+  CHECK(result.exit_code == 1);
+  CHECK(has_line(result.out,
+                 "FAIL  role mmrt.role.decoder/1: calls: decoder.forward left a non-finite logit for "
+                 "a 4-token prompt"));
+  CHECK(result.out.find("FAILED: 15 passed, 1 failed") != std::string::npos);
+}
+
 TEST_CASE("plugin-check: a library without its manifest stops at the first gate") {
   const fs::path dir = fs::path(MMRT_BINARY_DIR) / "tests/abi_plugins/scratch/plugin_check_no_manifest";
   fs::remove_all(dir);

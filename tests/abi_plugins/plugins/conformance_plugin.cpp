@@ -6,8 +6,10 @@
 //   BROKEN_CRASH          padder.expand dies of SIGSEGV
 //   BROKEN_HANG           padder.expand never returns
 //   BROKEN_LEAK           destroy frees nothing of what create allocated
-// It offers a padder (echoes the prompt) and a decoder (a fixed KV spec; forward is never called by the
-// checker with real arguments). Its identity comes from mmrt_add_plugin like any plugin's.
+//   BROKEN_NAN_LOGITS     decoder.forward succeeds but writes NaN logits
+// It offers a padder (echoes the prompt) and a decoder (a fixed KV spec; forward writes uniform logits). Its
+// identity comes from mmrt_add_plugin like any plugin's.
+#include <cmath>
 #include <csignal>
 #include <cstring>
 #include <new>
@@ -70,7 +72,17 @@ MmrtStatus* forward(MmrtInstance* instance, const MmrtDecodeArgs* args) {
   if (instance == nullptr || args == nullptr || args->struct_size < MMRT_SIZEOF(MmrtDecodeArgs, stream)) {
     return error(MMRT_STATUS_INVALID_ARGUMENT, "forward: bad arguments");
   }
-  return error(MMRT_STATUS_UNIMPLEMENTED, "this test plugin does not decode");
+  // Uniform logits: the checker only needs a forward that succeeds with finite values.
+  if (args->logits == nullptr || args->logits->ndim != 2)
+    return error(MMRT_STATUS_INVALID_ARGUMENT, "forward: no logits");
+  float* logits = static_cast<float*>(args->logits->data);
+#if defined(BROKEN_NAN_LOGITS)
+  const float value = NAN;
+#else
+  const float value = 0.0f;
+#endif
+  for (int64_t i = 0; i < args->logits->shape[0] * args->logits->shape[1]; ++i) logits[i] = value;
+  return nullptr;
 }
 
 #if defined(BROKEN_TABLE_SIZE)
