@@ -163,9 +163,9 @@ int run_plugin_check(const std::vector<std::string>& argv) {
        {"run-check", true, false, "internal: run one check in this process (plugin-check's children)"}},
       rest);
   if (args.flag("help")) {
-    std::cout << "usage: mmrt plugin-check LIB.so [options]\n"
-                 "Loads the plugin LIB.so (with its manifest beside it) in child processes and runs the ABI\n"
-                 "conformance checks; exits 1 when one fails.\n"
+    std::cout << "mmrt plugin-check LIB.so: loads the plugin LIB.so (with its manifest beside it) in child\n"
+                 "processes and runs the ABI conformance checks; exits 1 when one fails. Plugin log lines are\n"
+                 "off unless --log-level says otherwise.\n"
               << args.usage();
     return 0;
   }
