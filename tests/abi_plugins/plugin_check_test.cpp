@@ -114,10 +114,10 @@ TEST_CASE("plugin-check: a crashing slot fails its checks and the checker carrie
 }
 
 TEST_CASE("plugin-check: a hanging slot times out") {
-  const auto result = plugin_check(check_plugin("hang"), "--timeout 2");
+  const auto result = plugin_check(check_plugin("hang"), "--timeout 5");
   INFO(result.out);
   CHECK(result.exit_code == 1);
-  CHECK(has_line(result.out, "FAIL  role mmrt.role.padder/1: calls: no verdict within 2 s"));
+  CHECK(has_line(result.out, "FAIL  role mmrt.role.padder/1: calls: no verdict within 5 s"));
   CHECK(has_line(result.out, "PASS  role mmrt.role.decoder/1: calls"));
 }
 
