@@ -1,5 +1,6 @@
 #include "core/backend/cpu_kernels.hpp"
 
+#include <atomic>
 #include <cstring>
 #include <string>
 
@@ -19,11 +20,40 @@ void expect_same_numel(const MmrtTensor* a, const MmrtTensor* b, const char* wha
   }
 }
 
+std::atomic<uint64_t> weight_bytes_read{0};
+
+struct CpuWeight {
+  const void* data;
+  cpu::WeightType type;
+};
+
+// A linear/embedding weight: f32, bf16 or f16, on the CPU, compact, aligned to its element size (the host's
+// weight views are; the kernels' vector loads do not need more).
+CpuWeight cpu_weight(const MmrtTensor* w, const char* what) {
+  if (!w) throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, what + " is NULL"s);
+  cpu::WeightType type = cpu::WeightType::f32;
+  if (w->dtype == kBF16) {
+    type = cpu::WeightType::bf16;
+  } else if (w->dtype == kF16) {
+    type = cpu::WeightType::f16;
+  } else if (!(w->dtype == kF32)) {
+    throw StatusError(MMRT_STATUS_INVALID_ARGUMENT,
+                      what + ": expected f32, bf16 or f16, got "s + dtype_name(w->dtype));
+  }
+  const void* data = cpu_data(w, w->dtype, what);
+  if (reinterpret_cast<uintptr_t>(data) % dtype_size(w->dtype) != 0) {
+    throw StatusError(
+        MMRT_STATUS_INVALID_ARGUMENT,
+        what + ": data is not aligned to its "s + std::to_string(dtype_size(w->dtype)) + "-byte elements");
+  }
+  return {data, type};
+}
+
 MmrtStatus* linear(const MmrtTensor* x, const MmrtTensor* w, const MmrtTensor* bias, MmrtTensor* y,
                    const MmrtStream*) {
   return status_boundary("linear", [&] {
     const float* xp = cpu_f32(x, "x");
-    const float* wp = cpu_f32(w, "w");
+    const CpuWeight wp = cpu_weight(w, "w");
     expect_ndim(w, 2, "w");
     const int64_t n = w->shape[0], k = w->shape[1];
     if (cols_of(x) != k) {
@@ -41,19 +71,23 @@ MmrtStatus* linear(const MmrtTensor* x, const MmrtTensor* w, const MmrtTensor* b
       throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "y " + shape_string(*y) + ", expected [" +
                                                           std::to_string(m) + ", " + std::to_string(n) + "]");
     }
-    cpu::linear(xp, wp, bp, yp, m, n, k);
+    cpu::linear(xp, wp.data, wp.type, bp, yp, m, n, k);
+    weight_bytes_read.fetch_add(uint64_t(n * k) * dtype_size(w->dtype), std::memory_order_relaxed);
   });
 }
 
 MmrtStatus* embedding(const MmrtTensor* table, const MmrtTensor* ids, MmrtTensor* out, const MmrtStream*) {
   return status_boundary("embedding", [&] {
+    const CpuWeight tp = cpu_weight(table, "table");
     expect_ndim(table, 2, "table");
     const int64_t n = numel(*ids);
     float* op = cpu_f32_mut(out, "out");
     if (rows_of(out) != n || cols_of(out) != table->shape[1]) {
       throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, "out " + shape_string(*out));
     }
-    cpu::embedding(cpu_f32(table, "table"), table->shape[0], table->shape[1], cpu_i32(ids, "ids"), n, op);
+    cpu::embedding(tp.data, tp.type, table->shape[0], table->shape[1], cpu_i32(ids, "ids"), n, op);
+    weight_bytes_read.fetch_add(uint64_t(n * table->shape[1]) * dtype_size(table->dtype),
+                                std::memory_order_relaxed);
   });
 }
 
@@ -368,6 +402,10 @@ const MmrtKernels kCpuKernels = {
 
 const MmrtKernels* cpu_kernels() {
   return &kCpuKernels;
+}
+
+uint64_t cpu_weight_bytes_read() {
+  return weight_bytes_read.load(std::memory_order_relaxed);
 }
 
 }  // namespace mmrt::backend

@@ -203,6 +203,9 @@ const int32_t* cpu_i32(const MmrtTensor* t, const char* what) {
 const int64_t* cpu_i64(const MmrtTensor* t, const char* what) {
   return static_cast<const int64_t*>(checked(t, kI64, what));
 }
+const void* cpu_data(const MmrtTensor* t, MmrtDataType dtype, const char* what) {
+  return checked(t, dtype, what);
+}
 
 void expect_ndim(const MmrtTensor* t, int32_t ndim, const char* what) {
   if (t->ndim != ndim) {

@@ -80,6 +80,8 @@ const float* cpu_f32(const MmrtTensor* t, const char* what);
 float* cpu_f32_mut(MmrtTensor* t, const char* what);
 const int32_t* cpu_i32(const MmrtTensor* t, const char* what);
 const int64_t* cpu_i64(const MmrtTensor* t, const char* what);
+// The same checks for a dtype the caller has already chosen (e.g. a weight in its checkpoint dtype).
+const void* cpu_data(const MmrtTensor* t, MmrtDataType dtype, const char* what);
 void expect_ndim(const MmrtTensor* t, int32_t ndim, const char* what);
 void expect_dim(const MmrtTensor* t, int32_t axis, int64_t size, const char* what);
 // Rows and row width of a tensor seen as 2-D (all leading dims folded into rows).
