@@ -16,16 +16,17 @@
 
 #include "kernels/cpu/linear.hpp"
 #include "kernels/cpu/parallel.hpp"
+#include "kernels/cpu/scratch.hpp"
 
 namespace mmrt::cpu {
 namespace {
 
 struct GemvArgs {
-  const float* x;      // [m, k]
+  const float* x;      // [m, ldx]: rows of k values
   const std::byte* w;  // [n, k] of the kernel's WeightType
   const float* bias;   // [n] or null
   float* y;            // [m, n]
-  int64_t m, n, k;
+  int64_t m, n, k, ldx;
   size_t row_bytes;  // of one row of w
 };
 
@@ -48,7 +49,7 @@ void scalar_rows(const GemvArgs& a, int64_t j0, int64_t j1) {
       const int64_t len = std::min(kChunk, a.k - l0);
       widen_to_f32(row + size_t(l0) * element_size(T), T, widened, len);
       for (int64_t r = 0; r < a.m; ++r) {
-        const float* xr = a.x + r * a.k + l0;
+        const float* xr = a.x + r * a.ldx + l0;
         for (int64_t l = 0; l < len; ++l) acc[r] += xr[l] * widened[l];
       }
     }
@@ -79,56 +80,87 @@ MMRT_TARGET_AVX2 inline float horizontal_sum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// Weight rows [j, j + G) against the R rows of x: R·G accumulators, so the FMAs of one step are
-// independent and the loop waits on memory, not on FMA latency. The k % 8 tail goes through zero-padded
-// copies, so it runs the same vector code.
+// A pass streams kTileRows weight rows over one chunk of columns while that chunk of x (R rows of
+// chunk_columns<R>() floats, 16 KiB) stays in L1. Without the chunking x (32 KiB at m = 4, k = 2048) falls
+// out of L1 behind the streaming weights and is re-read from L2 for every weight row, which made the kernel,
+// not memory, the limit at m >= 4. The rows of a tile stay in L2 between passes.
+constexpr int64_t kTileRows = 48;  // a multiple of every block height G
+
+template <int R>
+constexpr int64_t chunk_columns() {
+  return (4096 / R) & ~int64_t{7};
+}
+
+// Columns [l0, l1) (multiples of 8) of weight rows [j, j + G) against the R rows of x, accumulated onto
+// partial[r][t .. t + G): R·G independent accumulators, so the loop waits on memory, not on FMA latency.
 template <WeightType T, int R, int G>
-MMRT_TARGET_AVX2 void avx2_block(const GemvArgs& a, int64_t j) {
+MMRT_TARGET_AVX2 void avx2_block(const GemvArgs& a, int64_t j, int64_t l0, int64_t l1,
+                                 __m256 (*partial)[kTileRows], int64_t t) {
   constexpr size_t kEs = element_size(T);
   const std::byte* rows[G];
   for (int g = 0; g < G; ++g) rows[g] = a.w + size_t(j + g) * a.row_bytes;
   __m256 acc[R][G];
   for (int r = 0; r < R; ++r) {
-    for (int g = 0; g < G; ++g) acc[r][g] = _mm256_setzero_ps();
+    for (int g = 0; g < G; ++g) acc[r][g] = partial[r][t + g];
   }
-  const int64_t k8 = a.k & ~int64_t{7};
-  for (int64_t l = 0; l < k8; l += 8) {
+  for (int64_t l = l0; l < l1; l += 8) {
     __m256 wv[G];
     for (int g = 0; g < G; ++g) wv[g] = load8<T>(rows[g] + size_t(l) * kEs);
     for (int r = 0; r < R; ++r) {
-      const __m256 xv = _mm256_loadu_ps(a.x + r * a.k + l);
-      for (int g = 0; g < G; ++g) acc[r][g] = _mm256_fmadd_ps(xv, wv[g], acc[r][g]);
-    }
-  }
-  if (const int64_t tail = a.k - k8; tail > 0) {
-    alignas(32) std::byte w_tail[G][8 * kEs] = {};
-    alignas(32) float x_tail[8] = {};
-    __m256 wv[G];
-    for (int g = 0; g < G; ++g) {
-      std::memcpy(w_tail[g], rows[g] + size_t(k8) * kEs, size_t(tail) * kEs);
-      wv[g] = load8<T>(w_tail[g]);
-    }
-    for (int r = 0; r < R; ++r) {
-      std::memcpy(x_tail, a.x + r * a.k + k8, size_t(tail) * sizeof(float));
-      const __m256 xv = _mm256_load_ps(x_tail);
+      const __m256 xv = _mm256_loadu_ps(a.x + r * a.ldx + l);
       for (int g = 0; g < G; ++g) acc[r][g] = _mm256_fmadd_ps(xv, wv[g], acc[r][g]);
     }
   }
   for (int r = 0; r < R; ++r) {
-    for (int g = 0; g < G; ++g) {
-      const float dot = horizontal_sum(acc[r][g]);
-      a.y[r * a.n + j + g] = a.bias ? dot + a.bias[j + g] : dot;
-    }
+    for (int g = 0; g < G; ++g) partial[r][t + g] = acc[r][g];
+  }
+}
+
+// The k % 8 last columns of row j, through zero-padded copies so they run the same vector code.
+template <WeightType T, int R>
+MMRT_TARGET_AVX2 void avx2_tail(const GemvArgs& a, int64_t j, int64_t k8, __m256 (*partial)[kTileRows],
+                                int64_t t) {
+  constexpr size_t kEs = element_size(T);
+  const size_t tail = size_t(a.k - k8);
+  alignas(32) std::byte w_tail[8 * kEs] = {};
+  std::memcpy(w_tail, a.w + size_t(j) * a.row_bytes + size_t(k8) * kEs, tail * kEs);
+  const __m256 wv = load8<T>(w_tail);
+  for (int r = 0; r < R; ++r) {
+    alignas(32) float x_tail[8] = {};
+    std::memcpy(x_tail, a.x + r * a.ldx + k8, tail * sizeof(float));
+    partial[r][t] = _mm256_fmadd_ps(_mm256_load_ps(x_tail), wv, partial[r][t]);
   }
 }
 
 template <WeightType T, int R>
 MMRT_TARGET_AVX2 void avx2_rows(const GemvArgs& a, int64_t j0, int64_t j1) {
-  // Up to 8 accumulators plus G weight vectors and one x vector fit the 16 ymm registers.
-  constexpr int G = R <= 2 ? 4 : R <= 4 ? 2 : 1;
-  int64_t j = j0;
-  for (; j + G <= j1; j += G) avx2_block<T, R, G>(a, j);
-  for (; j < j1; ++j) avx2_block<T, R, 1>(a, j);
+  // Weight rows per block: R·G accumulators plus G weight vectors fit the 16 ymm registers, and as many
+  // independent FMA chains as fit (FMA latency 4 × 2 pipes wants 8 or more) keep the FMA pipes busy.
+  constexpr int G = R <= 2 ? 4 : R <= 4 ? 3 : R <= 6 ? 2 : 1;
+  constexpr int64_t kChunk = chunk_columns<R>();
+  const int64_t k8 = a.k & ~int64_t{7};
+  for (int64_t jt = j0; jt < j1; jt += kTileRows) {
+    const int64_t rows = std::min(kTileRows, j1 - jt);
+    __m256 partial[R][kTileRows];
+    for (int r = 0; r < R; ++r) {
+      for (int64_t t = 0; t < kTileRows; ++t) partial[r][t] = _mm256_setzero_ps();
+    }
+    for (int64_t l0 = 0; l0 < k8; l0 += kChunk) {
+      const int64_t l1 = std::min(l0 + kChunk, k8);
+      int64_t t = 0;
+      for (; t + G <= rows; t += G) avx2_block<T, R, G>(a, jt + t, l0, l1, partial, t);
+      for (; t < rows; ++t) avx2_block<T, R, 1>(a, jt + t, l0, l1, partial, t);
+    }
+    if (k8 < a.k) {
+      for (int64_t t = 0; t < rows; ++t) avx2_tail<T, R>(a, jt + t, k8, partial, t);
+    }
+    for (int r = 0; r < R; ++r) {
+      for (int64_t t = 0; t < rows; ++t) {
+        const float dot = horizontal_sum(partial[r][t]);
+        a.y[r * a.n + jt + t] = a.bias ? dot + a.bias[jt + t] : dot;
+      }
+    }
+  }
 }
 
 template <WeightType T, size_t... I>
@@ -175,8 +207,18 @@ void gemv_rows(Isa isa, const float* x, const void* w, WeightType w_type, const 
   }
   if (isa == Isa::avx2 && !cpu_has_avx2())
     throw std::invalid_argument("gemv_rows: this CPU lacks AVX2/FMA/F16C");
-  const GemvArgs args{x, static_cast<const std::byte*>(w), bias, y, m, n,
-                      k, size_t(k) * element_size(w_type)};
+  // With k a multiple of 1024 the rows of x lie a multiple of 4 KiB apart, so the same column of every row
+  // falls in one L1 set: eight rows fill its eight ways and the weight stream evicts them. A copy whose
+  // stride is off by a cache line spreads them over the sets.
+  int64_t ldx = k;
+  if (m > 1) {
+    ldx = (k + 15) / 16 * 16 + 16;
+    float* padded = thread_scratch(ScratchSlot::gemv_x, size_t(m * ldx));
+    for (int64_t r = 0; r < m; ++r) std::memcpy(padded + r * ldx, x + r * k, size_t(k) * sizeof(float));
+    x = padded;
+  }
+  const GemvArgs args{x,   static_cast<const std::byte*>(w), bias, y, m, n, k,
+                      ldx, size_t(k) * element_size(w_type)};
   const RowsKernel kernel = pick_kernel(isa, w_type, m);
   // Ranges are whole groups of 4 rows, so the blocked kernels rarely fall back to single rows.
   constexpr int64_t kGroup = 4;
