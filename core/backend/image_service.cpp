@@ -50,7 +50,13 @@ MmrtStatus* preprocess(const char* config, uint64_t len, const MmrtImage* img, M
     image.rgb.assign(img->rgb, img->rgb + n_pixels * 3);
     if (MMRT_HAS_FIELD(img, MmrtImage, alpha) && img->alpha)
       image.alpha.assign(img->alpha, img->alpha + n_pixels);
-    image::ProcessedImage result = processor.process(image);
+    image::ProcessedImage result;
+    try {
+      result = processor.process(image);
+    } catch (const image::ImageError& e) {
+      // The image's own fault (a size the processor cannot resize to), not the host's.
+      throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, e.what());
+    }
 
     void* data = nullptr;
     MmrtStatus* st = out->alloc_tensor(out->host_ctx, "pixel_values", kF32, int32_t(result.shape.size()),

@@ -64,9 +64,44 @@ void ServerMetrics::set_in_flight(int64_t n) {
   in_flight_ = n;
 }
 
-std::string ServerMetrics::render(const engine::EngineStats& s) const {
+void ServerMetrics::count_refusal(const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  ++refusals_[reason];
+}
+
+void ServerMetrics::count_accept_backoff() {
+  std::lock_guard lock(mutex_);
+  ++accept_backoffs_;
+}
+
+void ServerMetrics::count_cancelled_preparation() {
+  std::lock_guard lock(mutex_);
+  ++cancelled_preparations_;
+}
+
+std::string ServerMetrics::render(const engine::EngineStats& s, const ServerGauges& g) const {
   std::lock_guard lock(mutex_);
   std::string out;
+  add_metric(out, "gauge", "mmrt_http_connections_open", "Open client connections.",
+             double(g.connections_open));
+  add_metric(out, "counter", "mmrt_http_accept_backoffs_total",
+             "Times accepting paused because the process ran out of file descriptors.",
+             double(accept_backoffs_));
+  add_metric(out, "gauge", "mmrt_http_buffered_bytes", "Bytes held in request bodies and unsent responses.",
+             double(g.buffered_bytes));
+  add_metric(out, "gauge", "mmrt_http_buffered_bytes_limit", "The limit on mmrt_http_buffered_bytes.",
+             double(g.buffered_bytes_limit));
+  add_metric(out, "gauge", "mmrt_preparations_queued", "Requests waiting for a preparation worker.",
+             double(g.preparations_queued));
+  add_metric(out, "counter", "mmrt_preparations_cancelled_total",
+             "Preparations stopped early (client gone, timeout, shutdown).", double(cancelled_preparations_));
+  out += "# HELP mmrt_http_refused_total Requests refused because a server limit was reached.\n";
+  out += "# TYPE mmrt_http_refused_total counter\n";
+  for (const char* reason : {"connections", "memory", "preparation_queue"}) {
+    const auto it = refusals_.find(reason);
+    out += std::string("mmrt_http_refused_total{reason=\"") + reason + "\"} " +
+           std::to_string(it == refusals_.end() ? 0 : it->second) + "\n";
+  }
   add_metric(out, "gauge", "mmrt_requests_in_flight",
              "HTTP generation requests being prepared, queued or run.", double(in_flight_));
   add_metric(out, "gauge", "mmrt_num_requests_waiting", "Requests queued in the engine.", double(s.waiting));

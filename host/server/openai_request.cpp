@@ -1,7 +1,10 @@
 #include "host/server/openai_request.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
+#include <initializer_list>
+#include <utility>
 
 #include "host/server/api_error.hpp"
 
@@ -10,16 +13,6 @@ namespace mmrt::server {
 namespace json = boost::json;
 
 namespace {
-
-json::object parse_object(std::string_view body) {
-  json::parse_options options;
-  options.max_depth = 64;
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec, {}, options);
-  if (ec) throw ApiError(400, "request body is not valid JSON: " + ec.message());
-  if (!v.is_object()) throw ApiError(400, "request body must be a JSON object");
-  return std::move(v.as_object());
-}
 
 const json::value* field(const json::object& o, std::string_view name) {
   const json::value* v = o.if_contains(name);
@@ -56,6 +49,46 @@ std::string string_field(const json::value& v, const std::string& name) {
   return std::string(v.as_string());
 }
 
+// Fields that change nothing about the answer and are accepted so that clients sending them work.
+constexpr std::string_view kIgnoredFields[] = {"user", "metadata", "store", "service_tier"};
+constexpr std::string_view kCommonFields[] = {"model",
+                                              "temperature",
+                                              "top_p",
+                                              "top_k",
+                                              "seed",
+                                              "max_tokens",
+                                              "max_completion_tokens",
+                                              "n",
+                                              "stop",
+                                              "ignore_eos",
+                                              "stream",
+                                              "stream_options",
+                                              "frequency_penalty",
+                                              "presence_penalty",
+                                              "repetition_penalty",
+                                              "min_p",
+                                              "response_format",
+                                              "logit_bias",
+                                              "tools",
+                                              "functions",
+                                              "logprobs"};
+
+// An unknown field would otherwise be ignored silently, and the client would get an answer to a request it
+// did not send; a 400 names it instead.
+void refuse_unknown_fields(const json::object& body,
+                           std::initializer_list<std::string_view> endpoint_fields) {
+  for (const auto& [key, value] : body) {
+    const auto known = [&](std::string_view name) { return name == key; };
+    if (std::any_of(std::begin(kCommonFields), std::end(kCommonFields), known) ||
+        std::any_of(std::begin(kIgnoredFields), std::end(kIgnoredFields), known) ||
+        std::any_of(endpoint_fields.begin(), endpoint_fields.end(), known)) {
+      continue;
+    }
+    const std::string name(key.substr(0, 64));
+    throw ApiError(400, "'" + name + "' is not a supported request field", name, "unsupported_field");
+  }
+}
+
 // Fields shared by both endpoints: model, sampling, stop, stream, and refusals of what is not supported.
 void parse_common(const json::object& body, GenerationRequest& out) {
   const json::value* model = field(body, "model");
@@ -67,6 +100,7 @@ void parse_common(const json::object& body, GenerationRequest& out) {
     const double t = number_field(*v, "temperature");
     if (!(t >= 0 && t <= 2)) throw ApiError(400, "'temperature' must be between 0 and 2", "temperature");
     p.temperature = float(t);
+    out.temperature_given = true;
   } else {
     p.temperature = 1.0f;  // OpenAI's default
   }
@@ -74,12 +108,14 @@ void parse_common(const json::object& body, GenerationRequest& out) {
     const double t = number_field(*v, "top_p");
     if (!(t > 0 && t <= 1)) throw ApiError(400, "'top_p' must be in (0, 1]", "top_p");
     p.top_p = float(t);
+    out.top_p_given = true;
   }
   if (auto* v = field(body, "top_k")) {
     const int64_t k = int_field(*v, "top_k");
     if (k < -1 || k > INT32_MAX)
       throw ApiError(400, "'top_k' must be -1 (off), 0 (off) or positive", "top_k");
     p.top_k = k < 0 ? 0 : int32_t(k);
+    out.top_k_given = true;
   }
   if (auto* v = field(body, "seed")) p.seed = uint64_t(int_field(*v, "seed"));
   for (const char* name : {"max_completion_tokens", "max_tokens"}) {
@@ -117,9 +153,11 @@ void parse_common(const json::object& body, GenerationRequest& out) {
       out.include_usage = bool_field(*u, "stream_options.include_usage");
     }
   }
-  for (const char* name : {"frequency_penalty", "presence_penalty"}) {
-    if (auto* v = field(body, name); v && number_field(*v, name) != 0) {
-      throw ApiError(400, std::string("'") + name + "' is not supported", name);
+  // Accepted at their neutral values only, which is what clients send when they pass a default.
+  for (auto [name, neutral] : {std::pair{"frequency_penalty", 0.0}, std::pair{"presence_penalty", 0.0},
+                               std::pair{"repetition_penalty", 1.0}, std::pair{"min_p", 0.0}}) {
+    if (auto* v = field(body, name); v && number_field(*v, name) != neutral) {
+      throw ApiError(400, std::string("'") + name + "' is not supported", name, "unsupported_field");
     }
   }
   if (auto* v = field(body, "response_format")) {
@@ -144,6 +182,12 @@ json::value convert_content(const json::value& content, const std::string& param
     throw ApiError(400, type_error(param, "a string or a list of content parts"), param);
   json::array parts;
   const json::array& in = content.as_array();
+  out.n_content_parts += in.size();
+  if (out.n_content_parts > limits.max_content_parts) {
+    throw ApiError(
+        400, "too many content parts: at most " + std::to_string(limits.max_content_parts) + " per request",
+        param, "too_many_content_parts");
+  }
   for (size_t i = 0; i < in.size(); ++i) {
     const std::string part_param = param + "[" + std::to_string(i) + "]";
     if (!in[i].is_object()) throw ApiError(400, type_error(part_param, "an object"), part_param);
@@ -184,17 +228,27 @@ json::value convert_content(const json::value& content, const std::string& param
 
 }  // namespace
 
-GenerationRequest parse_chat_request(std::string_view body_text, const RequestLimits& limits) {
-  const json::object body = parse_object(body_text);
-  GenerationRequest out;
-  out.endpoint = Endpoint::chat_completions;
-  parse_common(body, out);
+json::object parse_object(std::string_view body) {
+  json::parse_options options;
+  options.max_depth = 64;
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec, {}, options);
+  if (ec) throw ApiError(400, "request body is not valid JSON: " + ec.message());
+  if (!v.is_object()) throw ApiError(400, "request body must be a JSON object");
+  return std::move(v.as_object());
+}
 
-  const json::value* messages = field(body, "messages");
+void convert_messages(const json::value* messages, GenerationRequest& out, const RequestLimits& limits) {
   if (!messages) throw ApiError(400, "'messages' is required", "messages");
   if (!messages->is_array()) throw ApiError(400, type_error("messages", "a list"), "messages");
   if (messages->as_array().empty()) throw ApiError(400, "'messages' must not be empty", "messages");
   const json::array& in = messages->as_array();
+  out.n_content_parts += in.size();
+  if (out.n_content_parts > limits.max_content_parts) {
+    throw ApiError(400,
+                   "too many messages: at most " + std::to_string(limits.max_content_parts) + " per request",
+                   "messages", "too_many_content_parts");
+  }
   for (size_t i = 0; i < in.size(); ++i) {
     const std::string param = "messages[" + std::to_string(i) + "]";
     if (!in[i].is_object()) throw ApiError(400, type_error(param, "an object"), param);
@@ -207,6 +261,15 @@ GenerationRequest parse_chat_request(std::string_view body_text, const RequestLi
     converted["content"] = convert_content(*content, param + ".content", out, limits);
     out.messages.push_back(std::move(converted));
   }
+}
+
+GenerationRequest parse_chat_request(std::string_view body_text, const RequestLimits& limits) {
+  const json::object body = parse_object(body_text);
+  refuse_unknown_fields(body, {"messages", "top_logprobs"});
+  GenerationRequest out;
+  out.endpoint = Endpoint::chat_completions;
+  parse_common(body, out);
+  convert_messages(field(body, "messages"), out, limits);
 
   if (auto* v = field(body, "logprobs")) out.logprobs = bool_field(*v, "logprobs");
   if (auto* v = field(body, "top_logprobs")) {
@@ -220,6 +283,7 @@ GenerationRequest parse_chat_request(std::string_view body_text, const RequestLi
 
 GenerationRequest parse_completion_request(std::string_view body_text, const RequestLimits& limits) {
   const json::object body = parse_object(body_text);
+  refuse_unknown_fields(body, {"prompt", "images", "echo", "best_of", "suffix"});
   GenerationRequest out;
   out.endpoint = Endpoint::completions;
   parse_common(body, out);
@@ -249,6 +313,9 @@ GenerationRequest parse_completion_request(std::string_view body_text, const Req
   }
   if (auto* v = field(body, "echo"); v && bool_field(*v, "echo")) {
     throw ApiError(400, "'echo' is not supported", "echo");
+  }
+  if (auto* v = field(body, "suffix"); v && !(v->is_string() && v->as_string().empty())) {
+    throw ApiError(400, "'suffix' is not supported", "suffix", "unsupported_field");
   }
   if (auto* v = field(body, "best_of"); v && int_field(*v, "best_of") != 1) {
     throw ApiError(400, "only best_of = 1 is supported", "best_of");
