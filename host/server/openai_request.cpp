@@ -182,14 +182,14 @@ json::value convert_content(const json::value& content, const std::string& param
     throw ApiError(400, type_error(param, "a string or a list of content parts"), param);
   json::array parts;
   const json::array& in = content.as_array();
-  out.n_content_parts += in.size();
-  if (out.n_content_parts > limits.max_content_parts) {
-    throw ApiError(
-        400, "too many content parts: at most " + std::to_string(limits.max_content_parts) + " per request",
-        param, "too_many_content_parts");
-  }
   for (size_t i = 0; i < in.size(); ++i) {
     const std::string part_param = param + "[" + std::to_string(i) + "]";
+    if (++out.n_content_parts > limits.max_content_parts) {
+      throw ApiError(400,
+                     "too many content parts: at most " + std::to_string(limits.max_content_parts) +
+                         " messages and parts per request",
+                     part_param, "too_many_content_parts");
+    }
     if (!in[i].is_object()) throw ApiError(400, type_error(part_param, "an object"), part_param);
     const json::object& part = in[i].as_object();
     const json::value* type = field(part, "type");
@@ -243,14 +243,14 @@ void convert_messages(const json::value* messages, GenerationRequest& out, const
   if (!messages->is_array()) throw ApiError(400, type_error("messages", "a list"), "messages");
   if (messages->as_array().empty()) throw ApiError(400, "'messages' must not be empty", "messages");
   const json::array& in = messages->as_array();
-  out.n_content_parts += in.size();
-  if (out.n_content_parts > limits.max_content_parts) {
-    throw ApiError(400,
-                   "too many messages: at most " + std::to_string(limits.max_content_parts) + " per request",
-                   "messages", "too_many_content_parts");
-  }
   for (size_t i = 0; i < in.size(); ++i) {
     const std::string param = "messages[" + std::to_string(i) + "]";
+    if (++out.n_content_parts > limits.max_content_parts) {
+      throw ApiError(400,
+                     "too many messages: at most " + std::to_string(limits.max_content_parts) +
+                         " messages and parts per request",
+                     param, "too_many_content_parts");
+    }
     if (!in[i].is_object()) throw ApiError(400, type_error(param, "an object"), param);
     const json::object& message = in[i].as_object();
     const json::value* role = field(message, "role");

@@ -170,7 +170,7 @@ struct Server::Impl {
   Clock::time_point grace_end;
   bool accepting = false;          // an async_accept is outstanding
   bool accept_paused = false;      // at max_connections with no idle connection to close
-  bool fd_warning_logged = false;  // one warning per episode of running out of descriptors
+  bool fd_warning_logged = false;  // one warning; later shortages only count in the metric
   int64_t open_connections = 0;
   int64_t in_flight = 0;  // generations not yet answered
   std::vector<std::weak_ptr<Session>> sessions;
@@ -924,7 +924,6 @@ void Server::Impl::accept() {
       spdlog::warn("accept: {}", ec.message());
       return accept();
     }
-    fd_warning_logged = false;
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     auto session = std::make_shared<Session>(*this, std::move(socket));

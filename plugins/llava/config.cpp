@@ -98,8 +98,8 @@ LlavaConfig parse_llava_config(std::string_view config_json) {
   }
   require(c.image_token_index >= 0 && c.image_token_index < c.text_config.vocab_size,
           MMRT_STATUS_INVALID_ARGUMENT,
-          str(top.where("image_token_index"), c.image_token_index, " is not a token id of the ",
-              c.text_config.vocab_size, "-token vocabulary"));
+          str("config.json: ", top.where("image_token_index"), c.image_token_index,
+              " is not a token id of the ", c.text_config.vocab_size, "-token vocabulary"));
   return c;
 }
 

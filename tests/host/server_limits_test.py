@@ -62,8 +62,7 @@ class FileDescriptorTest(unittest.TestCase):
                 time.sleep(2.0)
                 self.assertLess(server.cpu_seconds() - cpu_before, 0.5)
                 warnings = [l for l in server.stderr_lines if "accept:" in l]
-                self.assertGreaterEqual(len(warnings), 1)
-                self.assertLessEqual(len(warnings), 3, warnings)
+                self.assertEqual(len(warnings), 1, warnings[:3])
                 # Idle connections make room: a real client gets through while the flood is still open.
                 started = time.time()
                 assert_serves(self, server)
