@@ -138,6 +138,8 @@ int run_serve(const std::vector<std::string>& argv) {
           {"served-model-name", true, false, "model id in the API (default: folder name)"},
           {"api-key", true, false, "require Authorization: Bearer <key> (also MMRT_API_KEY)"},
           {"api-key-file", true, false, "file with accepted API keys, one per line"},
+          {"ssl-certfile", true, false, "PEM certificate chain: serve HTTPS (needs --ssl-keyfile)"},
+          {"ssl-keyfile", true, false, "PEM private key of --ssl-certfile"},
           {"allowed-hosts", true, true,
            "host names accepted in the Host header besides IP addresses and localhost; * for any"},
           {"allowed-origins", true, true,
@@ -183,6 +185,11 @@ int run_serve(const std::vector<std::string>& argv) {
   options.port = uint16_t(port);
   options.served_model_name = args.get("served-model-name");
   options.api_keys = api_keys(args);
+  options.tls_certificate_file = args.get("ssl-certfile");
+  options.tls_key_file = args.get("ssl-keyfile");
+  if (options.tls_certificate_file.empty() != options.tls_key_file.empty()) {
+    throw UsageError("serve: --ssl-certfile and --ssl-keyfile go together");
+  }
   options.cross_site.allowed_hosts = args.list("allowed-hosts");
   options.cross_site.allowed_origins = args.list("allowed-origins");
   options.max_connections = size_t(positive(args, "max-connections", int64_t(default_max_connections())));
@@ -240,7 +247,8 @@ int run_serve(const std::vector<std::string>& argv) {
   server::Server server(*loaded.model, engine, options);
   const uint16_t bound = server.listen();
   engine.start();
-  std::fprintf(stderr, "listening on http://%s:%u\n", options.host.c_str(), unsigned(bound));
+  std::fprintf(stderr, "listening on %s://%s:%u\n", options.tls_certificate_file.empty() ? "http" : "https",
+               options.host.c_str(), unsigned(bound));
   std::fflush(stderr);
   server.run();
   std::fprintf(stderr, "server stopped\n");

@@ -33,11 +33,11 @@ boost::json::array single_turn_messages(const std::string& text, size_t n_images
 PreparedPrompt prepare_prompt(const Model& model, std::string text, const std::vector<image::Image>& images) {
   std::vector<std::shared_ptr<const ProcessedItem>> items;
   for (const auto& img : images) items.push_back(std::make_shared<ProcessedItem>(model.process_image(img)));
-  return prepare_prompt(model, std::move(text), std::move(items));
+  return prepare_processed_prompt(model, std::move(text), std::move(items));
 }
 
-PreparedPrompt prepare_prompt(const Model& model, std::string text,
-                              std::vector<std::shared_ptr<const ProcessedItem>> items) {
+PreparedPrompt prepare_processed_prompt(const Model& model, std::string text,
+                                        std::vector<std::shared_ptr<const ProcessedItem>> items) {
   PreparedPrompt out;
   // A rendered template that already starts with the BOS text must not get a second BOS, which is what
   // Transformers' processors do when add_special_tokens meets such a prompt.

@@ -68,7 +68,7 @@ engine::PreparedPrompt prepare_generation(const engine::Model& model, const Gene
                            ? engine::render_chat(model, request.messages)
                            : request.prompt;
     stop_if_cancelled(cancelled);
-    return engine::prepare_prompt(model, std::move(text), std::move(items));
+    return engine::prepare_processed_prompt(model, std::move(text), std::move(items));
   } catch (const std::invalid_argument& e) {
     throw ApiError(400, e.what(), prompt_param);
   } catch (const text::TokenizerError& e) {

@@ -5,6 +5,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 #include <csignal>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <optional>
 #include <random>
+#include <type_traits>
 
 #include "core/model/model_files.hpp"
 #include "host/server/api_error.hpp"
@@ -30,6 +32,8 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace json = boost::json;
 using tcp = asio::ip::tcp;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -98,7 +102,20 @@ ApiError engine_refusal(const engine::EngineError& e) {
 
 }  // namespace
 
-class Session;
+// What the server's bookkeeping needs from a connection, whatever its transport. io thread only.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  virtual bool open() const = 0;
+  // Waiting for a request of which not one byte has arrived: closing it loses nothing.
+  virtual bool awaiting_first_byte() const = 0;
+  virtual Clock::time_point idle_since() const = 0;
+  // Shutdown: an idle connection is closed now; a busy one after its response.
+  virtual void close_if_idle() = 0;
+  // Grace period over: a request still being prepared gets 503 now, and its worker stops at the next stage.
+  virtual void cancel_preparation() = 0;
+  virtual void close() = 0;
+};
 
 // A request body and its share of the memory budget, released together once the body is parsed.
 struct RequestBody {
@@ -173,37 +190,37 @@ struct Server::Impl {
   bool fd_warning_logged = false;  // one warning; later shortages only count in the metric
   int64_t open_connections = 0;
   int64_t in_flight = 0;  // generations not yet answered
-  std::vector<std::weak_ptr<Session>> sessions;
+  std::vector<std::weak_ptr<Connection>> sessions;
+  std::optional<asio::ssl::context> tls;  // with --ssl-certfile
   uint64_t request_counter = 0;
   std::mt19937_64 id_rng{std::random_device{}()};
 };
 
-// One accepted connection. Serves its requests one after another (keep-alive); while a request is being
-// answered, a read on the socket watches for the client going away (and buffers any pipelined bytes).
-// Lives as long as an async operation, a worker job or an engine callback holds it.
-class Session : public std::enable_shared_from_this<Session> {
+// One accepted connection over Stream (plain TCP, or TLS over TCP). Serves its requests one after another
+// (keep-alive); while a request is being answered, a read on the socket watches for the client going away
+// (and buffers any pipelined bytes). Lives as long as an async operation, a worker job or an engine
+// callback holds it.
+template <class Stream>
+class Session : public Connection, public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(Server::Impl& server, tcp::socket socket)
-      : server_(server), stream_(std::move(socket)), timer_(server.ioc) {
+  Session(Server::Impl& server, Stream stream)
+      : server_(server), stream_(std::move(stream)), timer_(server.ioc) {
     beast::error_code ec;
-    client_ = stream_.socket().remote_endpoint(ec).address().to_string();
+    client_ = socket().remote_endpoint(ec).address().to_string();
   }
 
-  void start() { read_request(); }
+  void start();
   bool idle() const { return !busy_ && !closed_; }
-  bool open() const { return !closed_; }
-  // Waiting for a request of which not one byte has arrived: closing it loses nothing.
-  bool awaiting_first_byte() const {
-    return awaiting_ && !closed_ && buffer_.size() == 0 && parser_ && !parser_->got_some();
+  bool open() const override { return !closed_; }
+  bool awaiting_first_byte() const override {
+    return awaiting_ && !closed_ && buffer_.size() == 0 && (!parser_ || !parser_->got_some());
   }
-  Clock::time_point idle_since() const { return idle_since_; }
-  // Shutdown: an idle connection is closed now; a busy one after its response.
-  void close_if_idle() {
+  Clock::time_point idle_since() const override { return idle_since_; }
+  void close_if_idle() override {
     if (idle()) close();
   }
-  // Grace period over: a request still being prepared gets 503 now, and its worker stops at the next stage.
-  void cancel_preparation();
-  void close();
+  void cancel_preparation() override;
+  void close() override;
 
  private:
   // What one generation request carries from arrival to its last byte. The worker writes `request` and
@@ -258,9 +275,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_watch(beast::error_code ec, size_t n);
   void on_disconnect();
   void linger_then_close();
+  tcp::socket& socket() { return beast::get_lowest_layer(stream_).socket(); }
+  std::shared_ptr<Session> shared() { return this->shared_from_this(); }
 
   Server::Impl& server_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   asio::steady_timer timer_;  // the current request's timeout
@@ -292,19 +311,42 @@ class Session : public std::enable_shared_from_this<Session> {
   } exchange_;
 };
 
-void Session::read_request() {
+template <class Stream>
+void Session<Stream>::start() {
+  if constexpr (std::is_same_v<Stream, TlsStream>) {
+    // The handshake counts as waiting for the first byte: a client that never completes it is idle.
+    awaiting_ = true;
+    idle_since_ = Clock::now();
+    beast::get_lowest_layer(stream_).expires_after(server_.options.read_timeout);
+    stream_.async_handshake(asio::ssl::stream_base::server, [self = shared()](beast::error_code ec) {
+      self->awaiting_ = false;
+      if (self->closed_) return;
+      if (ec) {
+        spdlog::debug("TLS handshake with {}: {}", self->client_, ec.message());
+        return self->close();
+      }
+      self->read_request();
+    });
+  } else {
+    read_request();
+  }
+}
+
+template <class Stream>
+void Session<Stream>::read_request() {
   if (closed_) return;
   parser_.emplace();
   parser_->body_limit(server_.options.max_body_bytes);
   parser_->header_limit(16 * 1024);
   awaiting_ = true;
   idle_since_ = Clock::now();
-  stream_.expires_after(server_.options.read_timeout);
+  beast::get_lowest_layer(stream_).expires_after(server_.options.read_timeout);
   http::async_read_header(stream_, buffer_, *parser_,
-                          [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+                          [self = shared()](beast::error_code ec, size_t) { self->on_header(ec); });
 }
 
-void Session::on_header(beast::error_code ec) {
+template <class Stream>
+void Session<Stream>::on_header(beast::error_code ec) {
   awaiting_ = false;
   if (closed_) return;
   if (ec) return on_read_error(ec);
@@ -324,11 +366,13 @@ void Session::on_header(beast::error_code ec) {
   }
   if (iequal(header[http::field::expect], "100-continue")) send("HTTP/1.1 100 Continue\r\n\r\n");
   http::async_read(stream_, buffer_, *parser_,
-                   [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+                   [self = shared()](beast::error_code ec, size_t) { self->on_read(ec); });
 }
 
 // Everything decided from the header alone, so that a refused body is never buffered.
-std::optional<ApiError> Session::refuse_header(const http::request_parser<http::string_body>& parser) {
+template <class Stream>
+std::optional<ApiError> Session<Stream>::refuse_header(
+    const http::request_parser<http::string_body>& parser) {
   const auto& header = parser.get();
   const ServerOptions& options = server_.options;
   const std::string_view target = header.target();
@@ -391,13 +435,15 @@ std::optional<ApiError> Session::refuse_header(const http::request_parser<http::
   return std::nullopt;
 }
 
-void Session::on_read(beast::error_code ec) {
+template <class Stream>
+void Session<Stream>::on_read(beast::error_code ec) {
   if (closed_) return;
   if (ec) return on_read_error(ec);
   handle(parser_->release());
 }
 
-void Session::on_read_error(beast::error_code ec) {
+template <class Stream>
+void Session<Stream>::on_read_error(beast::error_code ec) {
   body_reservation_.release();
   if (ec == http::error::body_limit) {
     endpoint_ = endpoint_label(parser_->get().target());
@@ -422,10 +468,11 @@ void Session::on_read_error(beast::error_code ec) {
   close();
 }
 
-void Session::handle(http::request<http::string_body> request) {
+template <class Stream>
+void Session<Stream>::handle(http::request<http::string_body> request) {
   // The request timeout bounds everything from here; the stream's own expiry is a backstop for writes to a
   // client that stopped reading.
-  stream_.expires_after(server_.options.request_timeout + std::chrono::seconds(30));
+  beast::get_lowest_layer(stream_).expires_after(server_.options.request_timeout + std::chrono::seconds(30));
   watch_for_disconnect();
 
   const std::string_view target = request.target();
@@ -467,7 +514,8 @@ void Session::handle(http::request<http::string_body> request) {
 
 // CORS preflight. Without --allowed-origins (or for an origin not on it) the answer carries no
 // Access-Control-Allow-Origin, so the browser does not send the request.
-void Session::handle_preflight(const http::request<http::string_body>& request) {
+template <class Stream>
+void Session<Stream>::handle_preflight(const http::request<http::string_body>& request) {
   body_reservation_.release();
   if (endpoint_ == "other") {
     return respond_error(ApiError(404, "no route for OPTIONS " + log_excerpt(request.target())));
@@ -484,10 +532,11 @@ void Session::handle_preflight(const http::request<http::string_body>& request) 
           "Access-Control-Max-Age: 600\r\n");
 }
 
-void Session::handle_tokenizer(std::string body, bool tokenize) {
+template <class Stream>
+void Session<Stream>::handle_tokenizer(std::string body, bool tokenize) {
   auto input = std::make_shared<RequestBody>(RequestBody{std::move(body), std::move(body_reservation_)});
   const bool queued =
-      server_.preparations.push(client_, [self = shared_from_this(), input, tokenize, &server = server_] {
+      server_.preparations.push(client_, [self = shared(), input, tokenize, &server = server_] {
         int status = 200;
         std::string answer, param, code;
         try {
@@ -515,7 +564,8 @@ void Session::handle_tokenizer(std::string body, bool tokenize) {
   }
 }
 
-void Session::handle_generation(std::string body, Endpoint endpoint) {
+template <class Stream>
+void Session<Stream>::handle_generation(std::string body, Endpoint endpoint) {
   if (server_.draining) {
     body_reservation_.release();
     return respond_error(ApiError(503, "the server is shutting down"));
@@ -533,7 +583,7 @@ void Session::handle_generation(std::string body, Endpoint endpoint) {
   server_.metrics.set_in_flight(server_.in_flight);
 
   timer_.expires_after(server_.options.request_timeout);
-  timer_.async_wait([self = shared_from_this(), gen](beast::error_code ec) {
+  timer_.async_wait([self = shared(), gen](beast::error_code ec) {
     if (!ec) self->on_timeout(gen);
   });
 
@@ -541,7 +591,7 @@ void Session::handle_generation(std::string body, Endpoint endpoint) {
   // thread. Only gen->request is written there, and nothing on the io thread reads it before on_prepared.
   auto input = std::make_shared<RequestBody>(RequestBody{std::move(body), std::move(body_reservation_)});
   const bool queued = server_.preparations.push(
-      client_, [self = shared_from_this(), gen, input, endpoint] { self->prepare(gen, *input, endpoint); });
+      client_, [self = shared(), gen, input, endpoint] { self->prepare(gen, *input, endpoint); });
   if (!queued) {
     server_.metrics.count_refusal("preparation_queue");
     fail(gen, ApiError(429, "too many requests are waiting to be prepared; retry shortly"));
@@ -549,7 +599,8 @@ void Session::handle_generation(std::string body, Endpoint endpoint) {
 }
 
 // Runs on a worker: touches only gen->request, gen->cancelled and the server's thread-safe parts.
-void Session::prepare(const GenerationPtr& gen, RequestBody& body, Endpoint endpoint) {
+template <class Stream>
+void Session<Stream>::prepare(const GenerationPtr& gen, RequestBody& body, Endpoint endpoint) {
   Server::Impl& server = server_;
   const bool large = body.text.size() > kTrimAfterBody;
   auto release_body = [&] {
@@ -574,19 +625,19 @@ void Session::prepare(const GenerationPtr& gen, RequestBody& body, Endpoint endp
     // The image URLs (base64 data, often megabytes) are not needed past this point.
     std::vector<std::string>().swap(gen->request.image_urls);
     asio::post(server.ioc,
-               [self = shared_from_this(), gen, prepared] { self->on_prepared(gen, std::move(*prepared)); });
+               [self = shared(), gen, prepared] { self->on_prepared(gen, std::move(*prepared)); });
   } catch (const PreparationCancelled&) {
     server.metrics.count_cancelled_preparation();
   } catch (const ApiError& e) {
     // Exceptions share their message buffer between copies; hand the io thread deep copies of the fields
     // instead of the exception object.
-    asio::post(server.ioc, [self = shared_from_this(), gen, status = e.status(),
-                            message = std::string(e.what()), param = e.param(),
-                            code = e.code()] { self->fail(gen, ApiError(status, message, param, code)); });
+    asio::post(server.ioc,
+               [self = shared(), gen, status = e.status(), message = std::string(e.what()), param = e.param(),
+                code = e.code()] { self->fail(gen, ApiError(status, message, param, code)); });
   } catch (const std::exception& e) {
     spdlog::error("request {}: {}", gen->head.id, e.what());
     std::string message = std::string("internal error while preparing the request: ") + e.what();
-    asio::post(server.ioc, [self = shared_from_this(), gen, message = std::move(message)] {
+    asio::post(server.ioc, [self = shared(), gen, message = std::move(message)] {
       self->fail(gen, ApiError(500, message));
     });
   }
@@ -594,13 +645,15 @@ void Session::prepare(const GenerationPtr& gen, RequestBody& body, Endpoint endp
   if (large) malloc_trim(0);
 }
 
-void Session::cancel_preparation() {
+template <class Stream>
+void Session<Stream>::cancel_preparation() {
   if (!gen_ || gen_->done || gen_->submitted) return;
   gen_->cancelled = true;
   fail(gen_, ApiError(503, "the request was cancelled because the server is shutting down"));
 }
 
-void Session::on_prepared(const GenerationPtr& gen, engine::PreparedPrompt prepared) {
+template <class Stream>
+void Session<Stream>::on_prepared(const GenerationPtr& gen, engine::PreparedPrompt prepared) {
   if (gen->done) return;
   GenerationRequest& request = gen->request;
   engine::SamplingParams params = request.params;
@@ -623,7 +676,7 @@ void Session::on_prepared(const GenerationPtr& gen, engine::PreparedPrompt prepa
 
   engine::RequestInput input{gen->head.id, std::move(prepared.prompt), std::move(prepared.items), params};
   // Runs on the engine thread: stamp the time, copy the event, hand it to the io thread.
-  auto on_event = [self = shared_from_this(), gen, &ioc = server_.ioc](const engine::RequestEvent& event) {
+  auto on_event = [self = shared(), gen, &ioc = server_.ioc](const engine::RequestEvent& event) {
     asio::post(ioc, [self, gen, event, at = Clock::now()] { self->on_event(gen, event, at); });
   };
   try {
@@ -640,7 +693,9 @@ void Session::on_prepared(const GenerationPtr& gen, engine::PreparedPrompt prepa
     }
   }
 }
-void Session::on_event(const GenerationPtr& gen, const engine::RequestEvent& event, Clock::time_point at) {
+template <class Stream>
+void Session<Stream>::on_event(const GenerationPtr& gen, const engine::RequestEvent& event,
+                               Clock::time_point at) {
   if (gen->done) return;  // already answered (timeout, disconnect)
   const GenerationRequest& request = gen->request;
   if (!event.samples.empty() && !gen->first_token) gen->first_token = at;
@@ -701,7 +756,8 @@ void Session::on_event(const GenerationPtr& gen, const engine::RequestEvent& eve
   }
 }
 
-void Session::on_timeout(const GenerationPtr& gen) {
+template <class Stream>
+void Session<Stream>::on_timeout(const GenerationPtr& gen) {
   if (gen->done) return;
   gen->timed_out = true;
   gen->cancelled = true;
@@ -712,7 +768,8 @@ void Session::on_timeout(const GenerationPtr& gen) {
   fail(gen, ApiError(504, "the request did not finish within the server's request timeout", "", "timeout"));
 }
 
-void Session::fail(const GenerationPtr& gen, const ApiError& error) {
+template <class Stream>
+void Session<Stream>::fail(const GenerationPtr& gen, const ApiError& error) {
   if (gen->done) return;
   if (gen->stream_started) {
     // The status line is long gone: the error travels as an event, then the stream ends as usual.
@@ -724,15 +781,17 @@ void Session::fail(const GenerationPtr& gen, const ApiError& error) {
   end_generation(gen);
 }
 
-void Session::end_generation(const GenerationPtr& gen) {
+template <class Stream>
+void Session<Stream>::end_generation(const GenerationPtr& gen) {
   gen->done = true;
   timer_.cancel();
   --server_.in_flight;
   server_.metrics.set_in_flight(server_.in_flight);
 }
 
-void Session::respond(int status, const std::string& content_type, const std::string& body,
-                      const std::string& extra_headers) {
+template <class Stream>
+void Session<Stream>::respond(int status, const std::string& content_type, const std::string& body,
+                              const std::string& extra_headers) {
   server_.metrics.count_request(endpoint_, status);
   exchange_.status = status;
   std::string head = "HTTP/1.1 " + std::to_string(status) + " " +
@@ -745,7 +804,8 @@ void Session::respond(int status, const std::string& content_type, const std::st
   if (!writing_) finish_exchange();
 }
 
-void Session::respond_error(const ApiError& error, bool close_after) {
+template <class Stream>
+void Session<Stream>::respond_error(const ApiError& error, bool close_after) {
   if (close_after) keep_alive_ = false;
   const ApiError redacted(error.status(), server_.redact(error.what()), error.param(), error.code());
   std::string headers;
@@ -754,7 +814,8 @@ void Session::respond_error(const ApiError& error, bool close_after) {
   respond(error.status(), "application/json", redacted.body(), headers);
 }
 
-void Session::begin_stream() {
+template <class Stream>
+void Session<Stream>::begin_stream() {
   server_.metrics.count_request(endpoint_, 200);
   exchange_.status = 200;
   std::string head =
@@ -765,7 +826,8 @@ void Session::begin_stream() {
   send(std::move(head));
 }
 
-void Session::send_event(const std::string& data) {
+template <class Stream>
+void Session<Stream>::send_event(const std::string& data) {
   std::string event = "data: " + data + "\n\n";
   if (!chunked_) return send(std::move(event));
   char size[32];
@@ -773,27 +835,31 @@ void Session::send_event(const std::string& data) {
   send(size + event + "\r\n");
 }
 
-void Session::end_stream() {
+template <class Stream>
+void Session<Stream>::end_stream() {
   send_event("[DONE]");
   if (chunked_) send("0\r\n\r\n");
   response_queued_ = true;
   if (!writing_) finish_exchange();
 }
 
-void Session::send(std::string bytes) {
+template <class Stream>
+void Session<Stream>::send(std::string bytes) {
   if (closed_) return;
   const uint64_t n = bytes.size();
   outbox_.push_back(Outgoing{std::move(bytes), server_.budget.charge(n)});
   if (!writing_) write_next();
 }
 
-void Session::write_next() {
+template <class Stream>
+void Session<Stream>::write_next() {
   writing_ = true;
   asio::async_write(stream_, asio::buffer(outbox_.front().bytes),
-                    [self = shared_from_this()](beast::error_code ec, size_t) { self->on_write(ec); });
+                    [self = shared()](beast::error_code ec, size_t) { self->on_write(ec); });
 }
 
-void Session::on_write(beast::error_code ec) {
+template <class Stream>
+void Session<Stream>::on_write(beast::error_code ec) {
   writing_ = false;
   if (closed_) return;
   if (ec) return on_disconnect();
@@ -803,7 +869,8 @@ void Session::on_write(beast::error_code ec) {
 }
 
 // The response is written: read the next request, or close.
-void Session::finish_exchange() {
+template <class Stream>
+void Session<Stream>::finish_exchange() {
   if (closed_ || writing_ || !outbox_.empty()) return;
   response_queued_ = false;
   busy_ = false;
@@ -812,14 +879,15 @@ void Session::finish_exchange() {
   if (!keep_alive_ || server_.draining) return linger_then_close();
   if (watching_) {
     // The watch read completes with operation_aborted (or with pipelined bytes) and then reads the request.
-    stream_.socket().cancel();
+    socket().cancel();
     return;
   }
   read_request();
 }
 
 // One line per answered request at level info: client, method, target, status, tokens, latency.
-void Session::log_access() {
+template <class Stream>
+void Session<Stream>::log_access() {
   if (!exchange_.active) return;
   exchange_.active = false;
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - exchange_.started).count();
@@ -829,15 +897,16 @@ void Session::log_access() {
                tokens(exchange_.prompt_tokens), tokens(exchange_.completion_tokens), ms);
 }
 
-void Session::watch_for_disconnect() {
+template <class Stream>
+void Session<Stream>::watch_for_disconnect() {
   if (watching_ || closed_) return;
   watching_ = true;
-  stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
-    self->on_watch(ec, n);
-  });
+  stream_.async_read_some(buffer_.prepare(4096),
+                          [self = shared()](beast::error_code ec, size_t n) { self->on_watch(ec, n); });
 }
 
-void Session::on_watch(beast::error_code ec, size_t n) {
+template <class Stream>
+void Session<Stream>::on_watch(beast::error_code ec, size_t n) {
   watching_ = false;
   if (closed_) return;
   if (lingering_) {
@@ -855,7 +924,8 @@ void Session::on_watch(beast::error_code ec, size_t n) {
   read_request();
 }
 
-void Session::on_disconnect() {
+template <class Stream>
+void Session<Stream>::on_disconnect() {
   if (gen_ && !gen_->done) {
     gen_->cancelled = true;
     if (gen_->submitted) server_.engine.cancel(gen_->head.id);
@@ -867,24 +937,26 @@ void Session::on_disconnect() {
 
 // Closing with unread request bytes in the kernel makes it send a reset, which can destroy the error
 // response before the client reads it; so shut down sending, then read and drop input until EOF.
-void Session::linger_then_close() {
+template <class Stream>
+void Session<Stream>::linger_then_close() {
   if (closed_) return;
   beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  socket().shutdown(tcp::socket::shutdown_send, ec);
   if (ec) return close();
   lingering_ = true;
-  stream_.expires_after(std::chrono::seconds(5));
+  beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
   watch_for_disconnect();
 }
 
-void Session::close() {
+template <class Stream>
+void Session<Stream>::close() {
   if (closed_) return;
   closed_ = true;
   log_access();
   timer_.cancel();
   beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-  stream_.socket().close(ec);
+  socket().shutdown(tcp::socket::shutdown_both, ec);
+  socket().close(ec);
   outbox_.clear();
   body_reservation_.release();
   server_.on_connection_closed();
@@ -926,21 +998,28 @@ void Server::Impl::accept() {
     }
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    auto session = std::make_shared<Session>(*this, std::move(socket));
-    std::erase_if(sessions, [](const std::weak_ptr<Session>& s) {
+    std::erase_if(sessions, [](const std::weak_ptr<Connection>& s) {
       auto live = s.lock();
       return !live || !live->open();
     });
-    sessions.push_back(session);
     ++open_connections;
-    session->start();
+    if (tls) {
+      auto session =
+          std::make_shared<Session<TlsStream>>(*this, TlsStream(PlainStream(std::move(socket)), *tls));
+      sessions.push_back(session);
+      session->start();
+    } else {
+      auto session = std::make_shared<Session<PlainStream>>(*this, PlainStream(std::move(socket)));
+      sessions.push_back(session);
+      session->start();
+    }
     accept();
   });
 }
 
 // Closes the connection that has waited longest for a request without sending a byte of it.
 bool Server::Impl::close_idle_session() {
-  std::shared_ptr<Session> oldest;
+  std::shared_ptr<Connection> oldest;
   for (const auto& weak : sessions) {
     auto s = weak.lock();
     if (s && s->awaiting_first_byte() && (!oldest || s->idle_since() < oldest->idle_since())) oldest = s;
@@ -1021,7 +1100,7 @@ void Server::Impl::begin_shutdown() {
 // abort what is left (requests being prepared get 503 at once, the engine answers the others with an
 // abort event); past that, stop regardless.
 void Server::Impl::poll_shutdown() {
-  const bool any_open = std::any_of(sessions.begin(), sessions.end(), [](const std::weak_ptr<Session>& w) {
+  const bool any_open = std::any_of(sessions.begin(), sessions.end(), [](const std::weak_ptr<Connection>& w) {
     auto s = w.lock();
     return s && s->open();
   });
@@ -1044,7 +1123,25 @@ void Server::Impl::poll_shutdown() {
 }
 
 Server::Server(engine::Model& model, engine::Engine& engine, ServerOptions options)
-    : impl_(std::make_unique<Impl>(model, engine, std::move(options))) {}
+    : impl_(std::make_unique<Impl>(model, engine, std::move(options))) {
+  Impl& s = *impl_;
+  if (s.options.tls_certificate_file.empty() != s.options.tls_key_file.empty()) {
+    throw std::runtime_error("TLS needs both a certificate file and a key file");
+  }
+  if (s.options.tls_certificate_file.empty()) return;
+  asio::ssl::context& tls = s.tls.emplace(asio::ssl::context::tls_server);
+  tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                  asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                  asio::ssl::context::no_tlsv1_1);
+  beast::error_code ec;
+  tls.use_certificate_chain_file(s.options.tls_certificate_file, ec);
+  if (ec)
+    throw std::runtime_error("cannot use the certificate " + s.options.tls_certificate_file + ": " +
+                             ec.message());
+  tls.use_private_key_file(s.options.tls_key_file, asio::ssl::context::pem, ec);
+  if (ec)
+    throw std::runtime_error("cannot use the private key " + s.options.tls_key_file + ": " + ec.message());
+}
 
 Server::~Server() = default;
 

@@ -5,6 +5,7 @@
 // parses bodies, decodes images and prepares prompts, fed round-robin per client by a PreparationQueue;
 // the engine runs its own loop thread and its event callbacks only post to the io thread. So all
 // connection state is touched on the io thread alone.
+// With a certificate and key the server speaks TLS (Beast over OpenSSL) and nothing else.
 // A request's life: header (Host, Origin, API key, content type, memory budget; 100-continue) -> body
 // (body limit) -> worker: parse, decode, template, tokenize, process -> io: Engine::submit -> engine
 // events -> io: SSE chunks or one JSON body. A client that disconnects, a request timeout and shutdown
@@ -26,6 +27,7 @@
 
 namespace mmrt::server {
 
+template <class Stream>
 class Session;
 
 struct ServerOptions {
@@ -35,6 +37,8 @@ struct ServerOptions {
   // When any is set, requests need "Authorization: Bearer <one of them>" (/health, /metrics and /version
   // excepted).
   std::vector<std::string> api_keys;
+  // PEM files; when set, the server speaks only HTTPS (TLS 1.2 or later).
+  std::string tls_certificate_file, tls_key_file;
   size_t max_body_bytes = 32u << 20;
   // Request bodies being received or parsed plus unsent responses, all connections together. Bodies of
   // up to 64 KiB are always admitted (their total is bounded by max_connections).
@@ -68,6 +72,7 @@ class Server {
   void run();
 
  private:
+  template <class Stream>
   friend class Session;  // one connection, in server.cpp
   struct Impl;
   std::unique_ptr<Impl> impl_;

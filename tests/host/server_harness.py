@@ -54,8 +54,8 @@ class Server:
         set resource limits); model_path: a model folder outside the fixtures."""
         self.env = {**os.environ, **env} if env else None
         self.preexec_fn = preexec_fn
-        self.args = [MMRT_BIN, "serve", "--model", model_path or model_dir(model), "--port", "0", "--plugin-dirs", PLUGIN_DIR,
-                     "--log-level", "info", *extra_args]
+        self.args = [MMRT_BIN, "serve", "--model", model_path or model_dir(model), "--port", "0",
+                     "--plugin-dirs", PLUGIN_DIR, "--log-level", "info", *extra_args]
         self.proc = None
         self.stderr_lines = []
         self.url = None
@@ -88,7 +88,7 @@ class Server:
             if not line:
                 raise RuntimeError("mmrt serve exited before listening:\n" + "".join(self.stderr_lines))
             self.stderr_lines.append(line)
-            m = re.search(r"listening on (http://\S+)", line)
+            m = re.search(r"listening on (https?://\S+)", line)
             if m:
                 self.url = m.group(1)
                 break
@@ -104,7 +104,7 @@ class Server:
     @property
     def address(self):
         """(host, port) to connect to."""
-        host, port = self.url[len("http://"):].rsplit(":", 1)
+        host, port = self.url.split("://", 1)[1].rsplit(":", 1)
         return host, int(port)
 
     def stderr_text(self):

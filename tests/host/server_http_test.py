@@ -1,11 +1,16 @@
 """HTTP-level safety of `mmrt serve`: Host and Origin checks against DNS rebinding and cross-site requests,
-JSON-only bodies, CORS preflight, Expect: 100-continue, Transfer-Encoding, error bodies without server paths."""
+JSON-only bodies, CORS preflight, Expect: 100-continue, Transfer-Encoding, TLS, error bodies without server
+paths."""
 import json
 import os
 import shutil
 import socket
+import ssl
+import subprocess
 import tempfile
 import unittest
+
+import openai
 
 from server_harness import MODEL, Server, model_dir, user_message
 
@@ -169,6 +174,41 @@ class CorsTest(unittest.TestCase):
             # --allowed-hosts admits a name behind a proxy.
             r = exchange(server.address, request("GET", "/v1/models", {"Host": "api.example.com"}))
             self.assertEqual(status_of(r), 200, r[:300])
+
+
+class TlsTest(unittest.TestCase):
+    def test_https_through_the_openai_client(self):
+        folder = tempfile.mkdtemp(prefix="mmrt-tls-")
+        try:
+            # A throwaway self-signed certificate for 127.0.0.1, made for this test only.
+            cert, key = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                            "-nodes", "-days", "1", "-subj", "/CN=mmrt serve test", "-addext",
+                            "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                           check=True, capture_output=True)
+            with Server("--ssl-certfile", cert, "--ssl-keyfile", key) as server:
+                self.assertTrue(server.url.startswith("https://"), server.url)
+                # verify=cert: the client trusts exactly this certificate.
+                client = server.client(http_client=openai.DefaultHttpxClient(verify=ssl.create_default_context(
+                    cafile=cert)))
+                r = client.chat.completions.create(model=MODEL, messages=user_message("Hello"), max_tokens=3,
+                                                   temperature=0)
+                self.assertEqual(r.usage.completion_tokens, 3)
+                streamed = list(client.chat.completions.create(model=MODEL, messages=user_message("Hello"),
+                                                               max_tokens=3, temperature=0, stream=True))
+                text = "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)
+                self.assertEqual(text, r.choices[0].message.content)
+                # Plain HTTP to the TLS port gets no HTTP answer, and the server keeps serving.
+                answer = exchange(server.address, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", timeout=5)
+                self.assertFalse(answer.startswith(b"HTTP/1.1 200"), answer[:100])
+                # An unverified client is refused by its own TLS check (the certificate is self-signed).
+                context = ssl.create_default_context()
+                with socket.create_connection(server.address, timeout=10) as raw:
+                    with self.assertRaises(ssl.SSLCertVerificationError):
+                        context.wrap_socket(raw, server_hostname="127.0.0.1")
+                self.assertEqual(client.models.list().data[0].id, MODEL)
+        finally:
+            shutil.rmtree(folder)
 
 
 class TemplateErrorTest(unittest.TestCase):
