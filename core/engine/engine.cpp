@@ -525,7 +525,9 @@ void Engine::run_batch(const std::vector<ScheduledChunk>& chunks) {
     if (seq.n_computed != int64_t(seq.tokens.size())) continue;
     const float* row_logits = logits_.data_as<float>() + logit_index++ * spec_.vocab_size;
     RequestEvent event;
-    const Sample sample = seq.sampler.sample(row_logits, spec_.vocab_size);
+    const std::span<const int32_t> ids(seq.tokens);
+    const Sample sample = seq.sampler.sample(row_logits, spec_.vocab_size, ids.first(size_t(seq.prompt_len)),
+                                             ids.subspan(size_t(seq.prompt_len)));
     if (seq.n_generated == 0) seq.first_token = now;
     seq.last_token = now;
     append_token(seq, sample, event);

@@ -40,8 +40,12 @@ GenerationDefaults GenerationDefaults::from_generation_config(const boost::json:
       out.not_applied.push_back("top_k " + std::to_string(*k));
     }
   }
-  if (auto r = number(config, "repetition_penalty"); r && *r != 1.0) {
-    out.not_applied.push_back("repetition_penalty " + std::to_string(*r));
+  if (auto r = number(config, "repetition_penalty")) {
+    if (*r > 0 && *r <= 10) {
+      out.repetition_penalty = float(*r);
+    } else {
+      out.not_applied.push_back("repetition_penalty " + std::to_string(*r));
+    }
   }
   return out;
 }
@@ -50,6 +54,9 @@ void GenerationDefaults::apply(GenerationRequest& request) const {
   if (temperature && !request.temperature_given) request.params.temperature = *temperature;
   if (top_p && !request.top_p_given) request.params.top_p = *top_p;
   if (top_k && !request.top_k_given) request.params.top_k = *top_k;
+  if (repetition_penalty && !request.repetition_penalty_given) {
+    request.params.repetition_penalty = *repetition_penalty;
+  }
 }
 
 }  // namespace mmrt::server

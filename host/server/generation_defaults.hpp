@@ -1,5 +1,5 @@
 // Sampling defaults from the checkpoint's generation_config.json, applied to the fields a request leaves out,
-// as vLLM does: temperature, top_p and top_k. A request's own values always win.
+// as vLLM does: temperature, top_p, top_k and repetition_penalty. A request's own values always win.
 //
 // Example: generation_config.json {"temperature": 0.6, "top_p": 0.9} and a request with "temperature": 1
 // -> temperature 1, top_p 0.9. Without generation_config.json the OpenAI defaults stay (temperature 1).
@@ -17,9 +17,9 @@
 namespace mmrt::server {
 
 struct GenerationDefaults {
-  std::optional<float> temperature, top_p;
+  std::optional<float> temperature, top_p, repetition_penalty;
   std::optional<int32_t> top_k;
-  // Settings of the file this server cannot apply (repetition_penalty other than 1), for a warning.
+  // Out-of-range settings of the file, not applied, for a warning.
   std::vector<std::string> not_applied;
 
   // Out-of-range values are not applied and are listed in not_applied.

@@ -38,8 +38,49 @@ void Histogram::render(std::string& out, const std::string& name, const std::str
   out += name + "_count " + std::to_string(count_) + "\n";
 }
 
-ServerMetrics::ServerMetrics()
-    : ttft_({0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}),
+namespace {
+
+// A Prometheus label value: backslash, double quote and newline escaped.
+std::string label_value(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    out += c == '\n' ? std::string("\\n") : std::string(1, c);
+  }
+  return out;
+}
+
+// Adds `label` to every sample line of `text`: "name 1" -> "name{label} 1", "name{a="b"} 1" ->
+// "name{label,a="b"} 1".
+std::string with_label(const std::string& text, const std::string& label) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 4);
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string_view line(text.data() + start, end - start);
+    if (line.empty() || line.front() == '#') {
+      out += line;
+    } else {
+      const size_t brace = line.find('{'), space = line.find(' ');
+      if (brace != std::string_view::npos && brace < space) {
+        out.append(line.substr(0, brace + 1)).append(label).append(",").append(line.substr(brace + 1));
+      } else {
+        out.append(line.substr(0, space)).append("{").append(label).append("}").append(line.substr(space));
+      }
+    }
+    out += '\n';
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+ServerMetrics::ServerMetrics(std::string model_name)
+    : model_label_("model_name=\"" + label_value(model_name) + "\""),
+      ttft_({0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}),
       tpot_({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}),
       e2e_({0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}) {}
 
@@ -148,7 +189,7 @@ std::string ServerMetrics::render(const engine::EngineStats& s, const ServerGaug
     out += "mmrt_http_requests_total{endpoint=\"" + key.first + "\",status=\"" + std::to_string(key.second) +
            "\"} " + std::to_string(n) + "\n";
   }
-  return out;
+  return with_label(out, model_label_);
 }
 
 }  // namespace mmrt::server

@@ -1,4 +1,6 @@
 // Server metrics in the Prometheus text exposition format (version 0.0.4), served at GET /metrics.
+// Every sample carries a model_name label (the served model id), as vLLM's do, so dashboards built for
+// several servers can tell them apart.
 //
 // The server records request outcomes and latencies here; engine gauges (queue, running, KV blocks, prefix
 // cache) are read from Engine::stats() at scrape time. Names start with mmrt_; times are in seconds.
@@ -40,7 +42,7 @@ struct ServerGauges {
 
 class ServerMetrics {
  public:
-  ServerMetrics();
+  explicit ServerMetrics(std::string model_name);
 
   // One finished HTTP request on `endpoint` ("/v1/chat/completions", ...) with its status.
   void count_request(const std::string& endpoint, int status);
@@ -58,6 +60,7 @@ class ServerMetrics {
   std::string render(const engine::EngineStats& stats, const ServerGauges& gauges) const;
 
  private:
+  const std::string model_label_;  // model_name="...", escaped
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, int>, uint64_t> requests_;
   std::map<std::string, uint64_t> refusals_;

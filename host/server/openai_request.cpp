@@ -153,12 +153,27 @@ void parse_common(const json::object& body, GenerationRequest& out) {
       out.include_usage = bool_field(*u, "stream_options.include_usage");
     }
   }
-  // Accepted at their neutral values only, which is what clients send when they pass a default.
-  for (auto [name, neutral] : {std::pair{"frequency_penalty", 0.0}, std::pair{"presence_penalty", 0.0},
-                               std::pair{"repetition_penalty", 1.0}, std::pair{"min_p", 0.0}}) {
-    if (auto* v = field(body, name); v && number_field(*v, name) != neutral) {
-      throw ApiError(400, std::string("'") + name + "' is not supported", name, "unsupported_field");
+  for (auto [name, slot] : {std::pair{"frequency_penalty", &p.frequency_penalty},
+                            std::pair{"presence_penalty", &p.presence_penalty}}) {
+    if (auto* v = field(body, name)) {
+      const double x = number_field(*v, name);
+      if (!(x >= -2 && x <= 2))
+        throw ApiError(400, std::string("'") + name + "' must be between -2 and 2", name);
+      *slot = float(x);
     }
+  }
+  if (auto* v = field(body, "repetition_penalty")) {
+    const double x = number_field(*v, "repetition_penalty");
+    if (!(x > 0 && x <= 10)) {
+      throw ApiError(400, "'repetition_penalty' must be in (0, 10]", "repetition_penalty");
+    }
+    p.repetition_penalty = float(x);
+    out.repetition_penalty_given = true;
+  }
+  if (auto* v = field(body, "min_p")) {
+    const double x = number_field(*v, "min_p");
+    if (!(x >= 0 && x <= 1)) throw ApiError(400, "'min_p' must be between 0 and 1", "min_p");
+    p.min_p = float(x);
   }
   if (auto* v = field(body, "response_format")) {
     const json::value* type = v->is_object() ? field(v->as_object(), "type") : nullptr;

@@ -30,7 +30,8 @@ struct GenerationRequest {
   std::vector<std::string> image_params;  // the request field of each image, for error messages
   engine::SamplingParams params;          // max_tokens is meaningful only when max_tokens_given
   bool max_tokens_given = false;
-  bool temperature_given = false, top_p_given = false, top_k_given = false;  // else generation defaults apply
+  // Else the generation_config.json defaults apply.
+  bool temperature_given = false, top_p_given = false, top_k_given = false, repetition_penalty_given = false;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
   bool logprobs = false;       // report logprobs (chat: "logprobs": true; completions: "logprobs": k)

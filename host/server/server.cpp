@@ -138,6 +138,7 @@ struct Server::Impl {
         token_texts(m.tokenizer()),
         model_id(options.served_model_name.empty() ? m.name() : options.served_model_name),
         generation_defaults(GenerationDefaults::from_generation_config(m.files().generation_config)),
+        metrics(model_id),
         started_unix(std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count()) {
@@ -147,7 +148,7 @@ struct Server::Impl {
       if (!text.empty() && text != "/" && text != ".") model_dirs.push_back(text);
     }
     for (const auto& setting : generation_defaults.not_applied) {
-      spdlog::warn("generation_config.json: {} is not applied (not supported or out of range)", setting);
+      spdlog::warn("generation_config.json: {} is out of range and not applied", setting);
     }
   }
 
@@ -174,10 +175,10 @@ struct Server::Impl {
   asio::thread_pool pool;
   PreparationQueue preparations;
   MemoryBudget budget;
-  ServerMetrics metrics;
   TokenTexts token_texts;  // io thread only
   std::string model_id;
   GenerationDefaults generation_defaults;
+  ServerMetrics metrics;
   std::vector<std::string> model_dirs;  // as given and absolute
   int64_t started_unix;
 

@@ -1,6 +1,6 @@
 """What users bring from vLLM and llama-server, through the official openai client where it applies:
-/version, /tokenize, /detokenize, --max-model-len, --chat-template, refused sampling fields, the access log,
-several API keys from a file; and the server's life: shutdown while preparing, repeated signals, a warning for
+/version, /tokenize, /detokenize, --max-model-len, --chat-template, penalties and refused sampling fields, the
+access log, several API keys from a file; and the server's life: shutdown while preparing, repeated signals, a warning for
 an exposed server without a key, and model folders that fail at load with the file and field named."""
 import json
 import os
@@ -76,22 +76,46 @@ class ConventionsTest(unittest.TestCase):
                                                 extra_body={"ignore_eos": True})
         self.assertEqual(r.usage.prompt_tokens + r.usage.completion_tokens, 200)
 
-    def test_unsupported_sampling_fields_are_refused_by_name(self):
-        for extra in [{"repetition_penalty": 1.3}, {"min_p": 0.05}, {"mirostat": 2}, {"typical_p": 0.9}]:
+    def test_unknown_sampling_fields_are_refused_by_name(self):
+        for extra in [{"mirostat": 2}, {"typical_p": 0.9}, {"repetition_penalty": 0}, {"min_p": 2}]:
             with self.subTest(extra=extra):
                 with self.assertRaises(openai.BadRequestError) as e:
                     self.client.chat.completions.create(model=MODEL, messages=user_message("Hi"), max_tokens=2,
                                                         extra_body=extra)
                 self.assertEqual(e.exception.body["param"], next(iter(extra)))
-        with self.assertRaises(openai.BadRequestError) as e:
-            self.client.chat.completions.create(model=MODEL, messages=user_message("Hi"), max_tokens=2,
-                                                presence_penalty=0.5)
-        self.assertEqual(e.exception.body["param"], "presence_penalty")
-        # Neutral values and fields that change nothing are accepted.
+        # Fields that change nothing are accepted.
         r = self.client.chat.completions.create(model=MODEL, messages=user_message("Hi"), max_tokens=2,
-                                                presence_penalty=0, frequency_penalty=0, user="someone",
-                                                extra_body={"repetition_penalty": 1.0, "min_p": 0})
+                                                user="someone", extra_body={"metadata": {"a": "b"}})
         self.assertEqual(r.usage.completion_tokens, 2)
+
+    def test_penalties_change_greedy_output(self):
+        def greedy(**kwargs):
+            r = self.client.chat.completions.create(model=MODEL, messages=user_message("Hello"), max_tokens=24,
+                                                    temperature=0, logprobs=True,
+                                                    extra_body={"ignore_eos": True, **kwargs.pop("extra", {})},
+                                                    **kwargs)
+            return [t.token for t in r.choices[0].logprobs.content]
+
+        plain = greedy()
+        self.assertLess(len(set(plain)), len(plain), "the greedy answer has no repeated token to penalize")
+        for kwargs in [{"frequency_penalty": 2.0}, {"presence_penalty": 2.0}, {"extra": {"repetition_penalty": 5.0}}]:
+            with self.subTest(kwargs=kwargs):
+                penalized = greedy(**dict(kwargs))
+                self.assertNotEqual(penalized, plain)
+                self.assertGreater(len(set(penalized)), len(set(plain)))
+        # Neutral values change nothing.
+        self.assertEqual(greedy(frequency_penalty=0, presence_penalty=0,
+                                extra={"repetition_penalty": 1.0, "min_p": 0}), plain)
+
+    def test_every_metric_names_the_model(self):
+        status, raw = self.server.get("/metrics")
+        self.assertEqual(status, 200)
+        samples = [l for l in raw.decode().splitlines() if l and not l.startswith("#")]
+        self.assertGreater(len(samples), 30)
+        for line in samples:
+            self.assertIn('model_name="%s"' % MODEL, line)
+        self.assertIn('mmrt_kv_blocks_held{model_name="%s"} ' % MODEL, raw.decode())
+        self.assertIn('mmrt_e2e_request_latency_seconds_bucket{model_name="%s",le="0.01"}' % MODEL, raw.decode())
 
     def test_access_log(self):
         r = self.client.chat.completions.create(model=MODEL, messages=user_message("Log me"), max_tokens=3,
@@ -160,11 +184,11 @@ class GenerationDefaultsTest(unittest.TestCase):
             path = os.path.join(copy, "generation_config.json")
             with open(path) as f:
                 config = json.load(f)
-            config.update({"temperature": 0.0, "repetition_penalty": 1.2})
+            config.update({"temperature": 0.0, "top_p": 5})
             with open(path, "w") as f:
                 json.dump(config, f)
             with Server(model_path=copy) as server:
-                self.assertIn("repetition_penalty", server.stderr_text())
+                self.assertIn("top_p 5", server.stderr_text())  # out of range: not applied, and said so
                 greedy = self.answers(server, {"temperature": 0})
                 self.assertEqual(self.answers(server, {}), greedy)  # the file's temperature 0
                 self.assertNotEqual(self.answers(server, {"temperature": 2.0}), greedy)  # the request's own wins

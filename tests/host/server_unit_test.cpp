@@ -163,20 +163,28 @@ TEST_CASE("histograms render cumulative Prometheus buckets") {
   CHECK(out.find("x_seconds_count 5\n") != std::string::npos);
 }
 
-TEST_CASE("unknown and unsupported sampling fields are refused by name") {
-  auto error_of = [](const char* extra) {
-    const std::string body =
-        std::string(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], )") + extra + "}";
-    return api_error_of([&] { parse_chat_request(body, {}); });
+TEST_CASE("unknown sampling fields are refused by name; penalties and min_p are parsed and range-checked") {
+  auto request_with = [](const char* extra) {
+    return std::string(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], )") + extra + "}";
   };
-  CHECK(error_of(R"("repetition_penalty": 1.2)").param() == "repetition_penalty");
-  CHECK(error_of(R"("min_p": 0.1)").param() == "min_p");
+  auto error_of = [&](const char* extra) {
+    return api_error_of([&] { parse_chat_request(request_with(extra), {}); });
+  };
   CHECK(error_of(R"("mirostat": 2)").param() == "mirostat");
   CHECK(error_of(R"("mirostat": 2)").code() == "unsupported_field");
-  // Neutral values and fields that change nothing are accepted.
-  CHECK_NOTHROW(parse_chat_request(R"({"model": "m", "messages": [{"role": "user", "content": "x"}],
-      "repetition_penalty": 1, "min_p": 0, "frequency_penalty": 0, "user": "u", "metadata": {}})",
-                                   {}));
+  CHECK(error_of(R"("repetition_penalty": 0)").param() == "repetition_penalty");
+  CHECK(error_of(R"("min_p": 1.5)").param() == "min_p");
+  CHECK(error_of(R"("frequency_penalty": 3)").param() == "frequency_penalty");
+  const GenerationRequest r =
+      parse_chat_request(request_with(R"("repetition_penalty": 1.3, "min_p": 0.05, "frequency_penalty": 0.5,
+                      "presence_penalty": -0.25, "user": "u", "metadata": {})"),
+                         {});
+  CHECK(r.params.repetition_penalty == doctest::Approx(1.3));
+  CHECK(r.params.min_p == doctest::Approx(0.05));
+  CHECK(r.params.frequency_penalty == doctest::Approx(0.5));
+  CHECK(r.params.presence_penalty == doctest::Approx(-0.25));
+  CHECK(r.repetition_penalty_given);
+  CHECK_FALSE(r.temperature_given);
   const ApiError parts = api_error_of([] {
     RequestLimits limits;
     limits.max_content_parts = 3;
