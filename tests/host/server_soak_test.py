@@ -52,7 +52,7 @@ class SoakTest(unittest.TestCase):
             hostile_bodies = [
                 b'{"model": ', b"[" * 5000,
                 json.dumps({"model": MODEL, "messages": image_content([tall] * 4)}).encode(),
-                json.dumps({"model": MODEL, "messages": user_message("x"), "min_p": 0.3}).encode(),
+                json.dumps({"model": MODEL, "messages": user_message("x"), "mirostat": 2}).encode(),
                 json.dumps({"model": MODEL, "messages": image_content(["data:image/png;base64,@@"])}).encode(),
             ]
 
