@@ -108,11 +108,18 @@ size_t default_max_connections() {
   return size_t(std::clamp<int64_t>(int64_t(limit.rlim_cur) - 64, 16, 1024));
 }
 
-// Binding beyond loopback without a key lets anyone on the network use the model.
+// Beyond loopback, clients that use a host name need --allowed-hosts, and without a key anyone on the network
+// can use the model.
 void warn_if_exposed(const server::ServerOptions& options) {
   boost::system::error_code ec;
   const auto address = boost::asio::ip::make_address(options.host, ec);
-  if (ec || address.is_loopback() || !options.api_keys.empty()) return;
+  if (ec || address.is_loopback()) return;
+  if (options.cross_site.allowed_hosts.empty()) {
+    spdlog::info(
+        "serve: clients must reach --host {} by IP address or localhost; --allowed-hosts admits names",
+        options.host);
+  }
+  if (!options.api_keys.empty()) return;
   spdlog::warn(
       "serve: --host {} accepts connections from other machines and no API key is set; anyone who "
       "can reach this port can use the model (set --api-key-file or MMRT_API_KEY)",
