@@ -311,6 +311,20 @@ std::unique_ptr<Model> Model::load(const ModelLoadOptions& options, plugin::Plug
     const char* fp = m->processor_->fingerprint(impl.instance.handle());
     m->fingerprint_ = fp ? fp : "";
   }
+  // Processor settings the processor cannot work with (a negative size, an empty crop) fail here, naming
+  // the file, rather than on every request with an image.
+  if (m->has_vision()) {
+    image::Image probe;
+    probe.width = probe.height = 32;
+    probe.rgb.assign(size_t(32 * 32 * 3), 128);
+    try {
+      m->process_image(probe);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(
+          "model " + options.dir.string() +
+          ": preprocessor_config.json: the image processor fails on a 32x32 image: " + e.what());
+    }
+  }
   spdlog::info("model {}: {} layers, {} KV heads x {}, vocab {}, {:.1f} MB of {} weights on {}", m->name_,
                s.n_layer, s.n_head_kv, s.head_dim, s.vocab_size, double(impl.weights->bytes_loaded()) / 1e6,
                backend::dtype_name(m->compute_dtype_), options.device);

@@ -258,6 +258,20 @@ class LifecycleTest(unittest.TestCase):
         finally:
             shutil.rmtree(folder)
 
+    def test_unusable_processor_settings_fail_at_load(self):
+        def edit(copy):
+            path = os.path.join(copy, "preprocessor_config.json")
+            with open(path) as f:
+                config = json.load(f)
+            config["size"] = {"shortest_edge": -5}
+            with open(path, "w") as f:
+                json.dump(config, f)
+        folder, copy = self.broken_copy(edit)
+        try:
+            self.assert_load_fails(copy, "preprocessor_config.json")
+        finally:
+            shutil.rmtree(folder)
+
     def test_out_of_range_image_token_fails_at_load(self):
         def edit(copy):
             path = os.path.join(copy, "config.json")
