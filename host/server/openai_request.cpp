@@ -90,7 +90,7 @@ void refuse_unknown_fields(const json::object& body,
 }
 
 // Fields shared by both endpoints: model, sampling, stop, stream, and refusals of what is not supported.
-void parse_common(const json::object& body, GenerationRequest& out) {
+void parse_common(const json::object& body, GenerationRequest& out, const RequestLimits& limits) {
   const json::value* model = field(body, "model");
   if (!model) throw ApiError(400, "'model' is required", "model");
   out.model = string_field(*model, "model");
@@ -127,8 +127,12 @@ void parse_common(const json::object& body, GenerationRequest& out) {
       break;
     }
   }
-  if (auto* v = field(body, "n"); v && int_field(*v, "n") != 1) {
-    throw ApiError(400, "only n = 1 is supported", "n");
+  if (auto* v = field(body, "n")) {
+    const int64_t n = int_field(*v, "n");
+    if (n < 1 || n > limits.max_n) {
+      throw ApiError(400, "'n' must be between 1 and " + std::to_string(limits.max_n), "n");
+    }
+    out.n = int32_t(n);
   }
   if (auto* v = field(body, "stop")) {
     if (v->is_string()) {
@@ -283,7 +287,7 @@ GenerationRequest parse_chat_request(std::string_view body_text, const RequestLi
   refuse_unknown_fields(body, {"messages", "top_logprobs"});
   GenerationRequest out;
   out.endpoint = Endpoint::chat_completions;
-  parse_common(body, out);
+  parse_common(body, out, limits);
   convert_messages(field(body, "messages"), out, limits);
 
   if (auto* v = field(body, "logprobs")) out.logprobs = bool_field(*v, "logprobs");
@@ -301,7 +305,7 @@ GenerationRequest parse_completion_request(std::string_view body_text, const Req
   refuse_unknown_fields(body, {"prompt", "images", "echo", "best_of", "suffix"});
   GenerationRequest out;
   out.endpoint = Endpoint::completions;
-  parse_common(body, out);
+  parse_common(body, out, limits);
 
   const json::value* prompt = field(body, "prompt");
   if (!prompt) throw ApiError(400, "'prompt' is required", "prompt");

@@ -32,6 +32,7 @@ struct GenerationRequest {
   bool max_tokens_given = false;
   // Else the generation_config.json defaults apply.
   bool temperature_given = false, top_p_given = false, top_k_given = false, repetition_penalty_given = false;
+  int32_t n = 1;  // choices, each generated as its own engine request
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
   bool logprobs = false;       // report logprobs (chat: "logprobs": true; completions: "logprobs": k)
@@ -41,6 +42,7 @@ struct GenerationRequest {
 struct RequestLimits {
   size_t max_images = 8;
   size_t max_content_parts = 1024;  // messages plus their content parts
+  int32_t max_n = 8;                // choices per request
 };
 
 // Throw ApiError(400) for malformed JSON, wrong types, unsupported options and too many images.

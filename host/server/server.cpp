@@ -226,11 +226,20 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
  private:
   // What one generation request carries from arrival to its last byte. The worker writes `request` and
   // reads `cancelled`; everything else is the io thread's.
+  // One of the request's n choices: its own engine request.
+  struct Choice {
+    std::string engine_id;
+    std::optional<LogprobsBuilder> logprobs;
+    std::string text;           // non-streamed
+    std::string finish_reason;  // empty while it runs
+    int64_t completion_tokens = 0;
+  };
   struct Generation {
     GenerationRequest request;
     ResponseHead head;
-    std::optional<LogprobsBuilder> logprobs;
-    std::string text;
+    std::vector<Choice> choices;
+    size_t n_finished = 0;
+    int64_t prompt_tokens = 0, cached_tokens = 0;
     Clock::time_point arrival;
     std::optional<Clock::time_point> first_token;
     size_t n_images = 0;
@@ -255,7 +264,10 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
   void handle_tokenizer(std::string body, bool tokenize);
   void prepare(const GenerationPtr& gen, RequestBody& body, Endpoint endpoint);  // on a worker
   void on_prepared(const GenerationPtr& gen, engine::PreparedPrompt prepared);
-  void on_event(const GenerationPtr& gen, const engine::RequestEvent& event, Clock::time_point at);
+  void on_event(const GenerationPtr& gen, size_t index, const engine::RequestEvent& event,
+                Clock::time_point at);
+  void on_finished(const GenerationPtr& gen, Clock::time_point at);
+  void cancel_in_engine(const GenerationPtr& gen);
   void on_timeout(const GenerationPtr& gen);
   void fail(const GenerationPtr& gen, const ApiError& error);
   void end_generation(const GenerationPtr& gen);
@@ -672,77 +684,77 @@ void Session<Stream>::on_prepared(const GenerationPtr& gen, engine::PreparedProm
                                   ") exceeds the maximum model length of " + std::to_string(context),
                               "messages", "context_length_exceeded"));
   }
-  if (request.logprobs) gen->logprobs.emplace(request.endpoint, server_.token_texts);
   gen->n_images = prepared.items.size();
-
-  engine::RequestInput input{gen->head.id, std::move(prepared.prompt), std::move(prepared.items), params};
-  // Runs on the engine thread: stamp the time, copy the event, hand it to the io thread.
-  auto on_event = [self = shared(), gen, &ioc = server_.ioc](const engine::RequestEvent& event) {
-    asio::post(ioc, [self, gen, event, at = Clock::now()] { self->on_event(gen, event, at); });
-  };
-  try {
-    server_.engine.submit(std::move(input), std::move(on_event));
-  } catch (const engine::EngineError& e) {
-    return fail(gen, engine_refusal(e));
+  gen->choices.resize(size_t(request.n));
+  for (size_t i = 0; i < gen->choices.size(); ++i) {
+    Choice& choice = gen->choices[i];
+    choice.engine_id = request.n == 1 ? gen->head.id : gen->head.id + "-" + std::to_string(i);
+    if (request.logprobs) choice.logprobs.emplace(request.endpoint, server_.token_texts);
+  }
+  for (size_t i = 0; i < gen->choices.size(); ++i) {
+    engine::SamplingParams choice_params = params;
+    // Seeded choices stay reproducible and differ from each other.
+    if (choice_params.seed) choice_params.seed = *choice_params.seed + i;
+    engine::RequestInput input{gen->choices[i].engine_id, prepared.prompt, prepared.items, choice_params};
+    // Runs on the engine thread: stamp the time, copy the event, hand it to the io thread.
+    auto on_event = [self = shared(), gen, i, &ioc = server_.ioc](const engine::RequestEvent& event) {
+      asio::post(ioc, [self, gen, i, event, at = Clock::now()] { self->on_event(gen, i, event, at); });
+    };
+    try {
+      server_.engine.submit(std::move(input), std::move(on_event));
+    } catch (const engine::EngineError& e) {
+      // The choices already submitted end with it (fail cancels them).
+      gen->submitted = i > 0;
+      return fail(gen, engine_refusal(e));
+    }
   }
   gen->submitted = true;
   if (request.stream) {
     begin_stream();
     gen->stream_started = true;
     if (request.endpoint == Endpoint::chat_completions) {
-      send_event(json::serialize(stream_chunk(gen->head, "", true, nullptr, "", request.include_usage)));
+      for (size_t i = 0; i < gen->choices.size(); ++i) {
+        send_event(json::serialize(
+            stream_chunk(gen->head, int64_t(i), "", true, nullptr, "", request.include_usage)));
+      }
     }
   }
 }
 template <class Stream>
-void Session<Stream>::on_event(const GenerationPtr& gen, const engine::RequestEvent& event,
+void Session<Stream>::on_event(const GenerationPtr& gen, size_t index, const engine::RequestEvent& event,
                                Clock::time_point at) {
-  if (gen->done) return;  // already answered (timeout, disconnect)
+  if (gen->done) return;  // already answered (timeout, disconnect, another choice's failure)
   const GenerationRequest& request = gen->request;
+  Choice& choice = gen->choices[index];
   if (!event.samples.empty() && !gen->first_token) gen->first_token = at;
-  if (gen->logprobs) {
-    for (const auto& s : event.samples) gen->logprobs->add(s);
+  if (choice.logprobs) {
+    for (const auto& s : event.samples) choice.logprobs->add(s);
   }
   if (request.stream) {
-    const bool has_logprobs = gen->logprobs && !gen->logprobs->empty();
+    const bool has_logprobs = choice.logprobs && !choice.logprobs->empty();
     if (!event.text_delta.empty() || has_logprobs) {
-      json::value logprobs = has_logprobs ? json::value(gen->logprobs->take()) : json::value(nullptr);
-      send_event(json::serialize(
-          stream_chunk(gen->head, event.text_delta, false, std::move(logprobs), "", request.include_usage)));
+      json::value logprobs = has_logprobs ? json::value(choice.logprobs->take()) : json::value(nullptr);
+      send_event(json::serialize(stream_chunk(gen->head, int64_t(index), event.text_delta, false,
+                                              std::move(logprobs), "", request.include_usage)));
     }
   } else {
-    gen->text += event.text_delta;
+    choice.text += event.text_delta;
   }
-  if (event.finish == engine::FinishReason::none) return;
-
   switch (event.finish) {
-    case engine::FinishReason::stop:
-    case engine::FinishReason::length: {
-      const std::string reason = engine::finish_reason_name(event.finish);
-      json::object usage = usage_json(event.prompt_tokens, event.completion_tokens, event.cached_tokens);
-      const double ttft = gen->first_token ? seconds_between(gen->arrival, *gen->first_token) : 0.0;
-      const double e2e = seconds_between(gen->arrival, at);
-      const double tpot = event.completion_tokens > 1 && gen->first_token
-                              ? seconds_between(*gen->first_token, at) / double(event.completion_tokens - 1)
-                              : 0.0;
-      server_.metrics.observe_generation(ttft, tpot, e2e, event.prompt_tokens, event.completion_tokens,
-                                         int64_t(gen->n_images));
-      exchange_.prompt_tokens = event.prompt_tokens;
-      exchange_.completion_tokens = event.completion_tokens;
-      if (request.stream) {
-        send_event(
-            json::serialize(stream_chunk(gen->head, "", false, nullptr, reason, request.include_usage)));
-        if (request.include_usage) send_event(json::serialize(usage_chunk(gen->head, std::move(usage))));
-        end_stream();
-      } else {
-        json::value logprobs = gen->logprobs ? json::value(gen->logprobs->take()) : json::value(nullptr);
-        respond(200, "application/json",
-                json::serialize(
-                    completion_body(gen->head, gen->text, reason, std::move(logprobs), std::move(usage))));
-      }
-      end_generation(gen);
+    case engine::FinishReason::none:
       return;
-    }
+    case engine::FinishReason::stop:
+    case engine::FinishReason::length:
+      choice.finish_reason = engine::finish_reason_name(event.finish);
+      choice.completion_tokens = event.completion_tokens;
+      gen->prompt_tokens = event.prompt_tokens;
+      gen->cached_tokens = std::max(gen->cached_tokens, event.cached_tokens);
+      if (request.stream) {
+        send_event(json::serialize(stream_chunk(gen->head, int64_t(index), "", false, nullptr,
+                                                choice.finish_reason, request.include_usage)));
+      }
+      if (++gen->n_finished == gen->choices.size()) on_finished(gen, at);
+      return;
     case engine::FinishReason::abort:
       if (gen->timed_out) {
         return fail(gen, ApiError(504, "the request did not finish within the server's request timeout", "",
@@ -750,10 +762,46 @@ void Session<Stream>::on_event(const GenerationPtr& gen, const engine::RequestEv
       }
       return fail(gen, ApiError(503, "the request was cancelled because the server is shutting down"));
     case engine::FinishReason::error:
-      spdlog::error("request {}: generation failed: {}", gen->head.id, event.error);
+      spdlog::error("request {}: generation failed: {}", choice.engine_id, event.error);
       return fail(gen, ApiError(500, "generation failed: " + event.error));
-    case engine::FinishReason::none:
-      return;
+  }
+}
+
+// Every choice has finished: usage counts the prompt once and the completions of all choices.
+template <class Stream>
+void Session<Stream>::on_finished(const GenerationPtr& gen, Clock::time_point at) {
+  const GenerationRequest& request = gen->request;
+  int64_t completion_tokens = 0;
+  for (const auto& c : gen->choices) completion_tokens += c.completion_tokens;
+  json::object usage = usage_json(gen->prompt_tokens, completion_tokens, gen->cached_tokens);
+  const double ttft = gen->first_token ? seconds_between(gen->arrival, *gen->first_token) : 0.0;
+  const double e2e = seconds_between(gen->arrival, at);
+  const double tpot = completion_tokens > 1 && gen->first_token
+                          ? seconds_between(*gen->first_token, at) / double(completion_tokens - 1)
+                          : 0.0;
+  server_.metrics.observe_generation(ttft, tpot, e2e, gen->prompt_tokens, completion_tokens,
+                                     int64_t(gen->n_images));
+  exchange_.prompt_tokens = gen->prompt_tokens;
+  exchange_.completion_tokens = completion_tokens;
+  if (request.stream) {
+    if (request.include_usage) send_event(json::serialize(usage_chunk(gen->head, std::move(usage))));
+    end_stream();
+  } else {
+    std::vector<ChoiceResult> results;
+    for (auto& c : gen->choices) {
+      results.push_back(ChoiceResult{std::move(c.text), c.finish_reason,
+                                     c.logprobs ? json::value(c.logprobs->take()) : json::value(nullptr)});
+    }
+    respond(200, "application/json",
+            json::serialize(completion_body(gen->head, std::move(results), std::move(usage))));
+  }
+  end_generation(gen);
+}
+
+template <class Stream>
+void Session<Stream>::cancel_in_engine(const GenerationPtr& gen) {
+  for (const auto& c : gen->choices) {
+    if (c.finish_reason.empty()) server_.engine.cancel(c.engine_id);
   }
 }
 
@@ -763,7 +811,7 @@ void Session<Stream>::on_timeout(const GenerationPtr& gen) {
   gen->timed_out = true;
   gen->cancelled = true;
   if (gen->submitted) {
-    server_.engine.cancel(gen->head.id);  // the abort event answers
+    cancel_in_engine(gen);  // the abort events answer
     return;
   }
   fail(gen, ApiError(504, "the request did not finish within the server's request timeout", "", "timeout"));
@@ -772,6 +820,7 @@ void Session<Stream>::on_timeout(const GenerationPtr& gen) {
 template <class Stream>
 void Session<Stream>::fail(const GenerationPtr& gen, const ApiError& error) {
   if (gen->done) return;
+  if (gen->submitted) cancel_in_engine(gen);  // the other choices end with this one
   if (gen->stream_started) {
     // The status line is long gone: the error travels as an event, then the stream ends as usual.
     send_event(error.body());
@@ -929,7 +978,7 @@ template <class Stream>
 void Session<Stream>::on_disconnect() {
   if (gen_ && !gen_->done) {
     gen_->cancelled = true;
-    if (gen_->submitted) server_.engine.cancel(gen_->head.id);
+    if (gen_->submitted) cancel_in_engine(gen_);
     spdlog::info("request {}: client went away; cancelled", gen_->head.id);
     end_generation(gen_);
   }

@@ -107,6 +107,35 @@ class ConventionsTest(unittest.TestCase):
         self.assertEqual(greedy(frequency_penalty=0, presence_penalty=0,
                                 extra={"repetition_penalty": 1.0, "min_p": 0}), plain)
 
+    def test_n_choices(self):
+        messages = user_message("Hello")
+        r = self.client.chat.completions.create(model=MODEL, messages=messages, max_tokens=6, n=3, seed=11,
+                                                temperature=1.0, extra_body={"ignore_eos": True})
+        self.assertEqual([c.index for c in r.choices], [0, 1, 2])
+        self.assertEqual(r.usage.completion_tokens, 18)
+        texts = [c.message.content for c in r.choices]
+        self.assertGreater(len(set(texts)), 1, "seeded choices should differ from each other")
+        again = self.client.chat.completions.create(model=MODEL, messages=messages, max_tokens=6, n=3, seed=11,
+                                                    temperature=1.0, extra_body={"ignore_eos": True})
+        self.assertEqual([c.message.content for c in again.choices], texts)
+        # Streamed, each choice's deltas add up to the same texts.
+        streamed = {}
+        for chunk in self.client.chat.completions.create(model=MODEL, messages=messages, max_tokens=6, n=3,
+                                                         seed=11, temperature=1.0, stream=True,
+                                                         extra_body={"ignore_eos": True}):
+            for c in chunk.choices:
+                streamed[c.index] = streamed.get(c.index, "") + (c.delta.content or "")
+        self.assertEqual([streamed[i] for i in range(3)], texts)
+        # Greedy choices are all the greedy answer; completions take n too.
+        greedy = self.client.chat.completions.create(model=MODEL, messages=messages, max_tokens=6, n=2,
+                                                     temperature=0)
+        self.assertEqual(greedy.choices[0].message.content, greedy.choices[1].message.content)
+        c = self.client.completions.create(model=MODEL, prompt="USER: Hi ASSISTANT:", max_tokens=3, n=2,
+                                           temperature=0)
+        self.assertEqual(len(c.choices), 2)
+        self.assertEqual(c.choices[0].text, c.choices[1].text)
+        self.server.wait_kv_released()
+
     def test_every_metric_names_the_model(self):
         status, raw = self.server.get("/metrics")
         self.assertEqual(status, 200)

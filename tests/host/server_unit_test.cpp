@@ -98,7 +98,7 @@ TEST_CASE("request errors name the field") {
   };
   CHECK(param_of(R"({"messages": []})") == "model");
   CHECK(param_of(R"({"model": "m"})") == "messages");
-  CHECK(param_of(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 3})") == "n");
+  CHECK(param_of(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 9})") == "n");
   CHECK(param_of(R"({"model": "m", "messages": [{"role": "user", "content": [{"type": "video"}]}]})") ==
         "messages[0].content[0].type");
   const ApiError many = api_error_of([] {
