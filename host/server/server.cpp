@@ -210,6 +210,11 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
     client_ = socket().remote_endpoint(ec).address().to_string();
   }
 
+  // Every path that ends a connection goes through close(); this keeps the count right if one does not.
+  ~Session() override {
+    if (!closed_) --server_.open_connections;
+  }
+
   void start();
   bool idle() const { return !busy_ && !closed_; }
   bool open() const override { return !closed_; }
