@@ -101,11 +101,11 @@ std::vector<std::string> api_keys(const Args& args) {
   return keys;
 }
 
-// The default connection limit leaves descriptors for the model files, plugins and image fetches.
-size_t default_max_connections() {
+// Connections the file limit leaves room for, after the model files, plugins and image fetches.
+int64_t connections_the_file_limit_allows() {
   rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 1024;
-  return size_t(std::clamp<int64_t>(int64_t(limit.rlim_cur) - 64, 16, 1024));
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return INT64_MAX;
+  return std::max<int64_t>(int64_t(limit.rlim_cur) - 64, 16);
 }
 
 // Beyond loopback, clients that use a host name need --allowed-hosts, and without a key anyone on the network
@@ -199,7 +199,14 @@ int run_serve(const std::vector<std::string>& argv) {
   }
   options.cross_site.allowed_hosts = args.list("allowed-hosts");
   options.cross_site.allowed_origins = args.list("allowed-origins");
-  options.max_connections = size_t(positive(args, "max-connections", int64_t(default_max_connections())));
+  const int64_t fd_room = connections_the_file_limit_allows();
+  options.max_connections = size_t(positive(args, "max-connections", std::min<int64_t>(fd_room, 1024)));
+  if (int64_t(options.max_connections) > fd_room) {
+    spdlog::warn(
+        "serve: --max-connections {} is more than the file limit leaves room for ({}); accepting "
+        "will back off when descriptors run out (raise it with ulimit -n)",
+        options.max_connections, fd_room);
+  }
   options.max_buffered_bytes =
       uint64_t(positive(args, "max-buffered-bytes", int64_t(options.max_buffered_bytes)));
   options.max_queued_preparations =
