@@ -13,9 +13,9 @@ using sdk::blocks::load_linear;
 
 namespace {
 
-// The fused self_attn.qkv as three linears over row blocks of its weight. Transformers' bias is
-// cat(q_bias, 0, v_bias) (the original upload); a checkpoint that stores the fused qkv.bias instead gives
-// each block its slice, k included.
+// The fused self_attn.qkv as three linears over row blocks of its weight. Transformers 5 (and the current hub
+// files) store the fused qkv.bias, whose k third is a parameter too; each block takes its slice. The original
+// uploads stored q_bias and v_bias only, which Transformers concatenated as cat(q_bias, 0, v_bias).
 void load_qkv(sdk::Weights& w, const std::string& attn, const VisionConfig& c, VisionModel::EncoderLayer& l) {
   const int64_t D = c.hidden_size;
   const TensorView qkv = w.get(attn + "qkv.weight", {3 * D, D});

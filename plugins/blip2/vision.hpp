@@ -2,7 +2,7 @@
 //
 //   pixels [C, S, S] --patch_embedding (conv p×p stride p, with bias)--> [n_patches, D]
 //   prepend class_embedding, add position_embedding            -> [P = n_patches + 1, D]   (no pre-norm)
-//   layer (pre-norm):  h = h + projection(attn(layer_norm1(h)))     fused qkv [3D, D]: q | k | v, no k bias
+//   layer (pre-norm):  h = h + projection(attn(layer_norm1(h)))     fused qkv [3D, D]: q | k | v
 //                      h = h + fc2(act(fc1(layer_norm2(h))))
 //   post_layernorm over all P rows                              -> image_embeds [P, D]  (CLS kept)
 //
@@ -29,7 +29,8 @@ class VisionModel {
  public:
   struct EncoderLayer {
     sdk::blocks::LayerNorm layer_norm1;
-    // Rows of self_attn.qkv.weight [3D, D]; q and v carry self_attn.q_bias / v_bias, k has no bias.
+    // Row blocks of self_attn.qkv.weight [3D, D] with the matching slices of qkv.bias (or the original
+    // uploads' q_bias / v_bias, and no k bias).
     sdk::blocks::Linear q, k, v;
     sdk::blocks::Linear projection;  // [D, D]
     sdk::blocks::LayerNorm layer_norm2;

@@ -64,12 +64,23 @@ TEST_CASE("blip2 weights: both fixture layouts load completely") {
   }
 }
 
+TEST_CASE("blip2 weights: the original uploads' q_bias / v_bias stand for the fused qkv.bias") {
+  Loaded f = fixture("blip2_opt");
+  for (int layer = 0; layer < 2; ++layer) {
+    const std::string attn = "vision_model.encoder.layers." + std::to_string(layer) + ".self_attn.";
+    REQUIRE(f.weights.shapes.erase(attn + "qkv.bias") == 1);
+    f.weights.shapes[attn + "q_bias"] = {32};
+    f.weights.shapes[attn + "v_bias"] = {32};
+  }
+  CHECK(load(f.config, f.weights) == "");
+}
+
 TEST_CASE("blip2 weights: mismatches fail with the tensor named") {
   SUBCASE("a missing vision tensor") {
     Loaded f = fixture("blip2_opt");
-    f.weights.shapes.erase("vision_model.encoder.layers.1.self_attn.v_bias");
+    f.weights.shapes.erase("vision_model.encoder.layers.1.self_attn.qkv.bias");
     CHECK(load(f.config, f.weights) ==
-          "checkpoint lacks tensor vision_model.encoder.layers.1.self_attn.v_bias");
+          "checkpoint lacks tensor vision_model.encoder.layers.1.self_attn.q_bias");
   }
   SUBCASE("a cross-attention layer the config does not have") {
     Loaded f = fixture("blip2_opt");
