@@ -49,10 +49,11 @@ def user_message(text, images=()):
 
 
 class Server:
-    def __init__(self, *extra_args, model=MODEL, env=None):
-        """env: variables added to the server's environment."""
+    def __init__(self, *extra_args, model=MODEL, env=None, model_path=None):
+        """env: variables added to the server's environment; model_path: a checkpoint folder outside the
+        LLaVA fixtures (it overrides `model`)."""
         self.env = {**os.environ, **env} if env else None
-        self.args = [MMRT_BIN, "serve", "--model", model_dir(model), "--port", "0", "--plugin-dirs", PLUGIN_DIR,
+        self.args = [MMRT_BIN, "serve", "--model", model_path or model_dir(model), "--port", "0", "--plugin-dirs", PLUGIN_DIR,
                      "--log-level", "info", *extra_args]
         self.proc = None
         self.stderr_lines = []
