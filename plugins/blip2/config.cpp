@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <utility>
 

@@ -32,18 +32,22 @@ struct ExpandedPrompt {
 };
 
 // Pure: item_n_tokens[0] copies of `placeholder` before `ids`, or `ids` alone without items. Throws
-// INVALID_ARGUMENT for more than one item or an item without tokens.
+// INVALID_ARGUMENT for more than one item, an item without tokens, or, when `placeholder_is_image_token`,
+// a prompt that already holds the image token (Transformers fails on it too: it finds more image rows
+// than query outputs).
 ExpandedPrompt prepend_query_tokens(std::span<const int32_t> ids, int32_t placeholder,
-                                    std::span<const int64_t> item_n_tokens);
+                                    std::span<const int64_t> item_n_tokens, bool placeholder_is_image_token);
 
 // [thread-safe]: stateless apart from the placeholder id.
 class Blip2Padder : public sdk::Padder {
  public:
-  explicit Blip2Padder(int32_t placeholder) : placeholder_(placeholder) {}
+  Blip2Padder(int32_t placeholder, bool placeholder_is_image_token)
+      : placeholder_(placeholder), placeholder_is_image_token_(placeholder_is_image_token) {}
   void expand(const MmrtPadArgs& args) override;
 
  private:
   int32_t placeholder_;
+  bool placeholder_is_image_token_;
 };
 
 }  // namespace mmrt::blip2

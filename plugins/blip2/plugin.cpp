@@ -30,7 +30,7 @@ class Blip2Instance : public sdk::Instance {
       : model_(config, w),
         processor_(config, std::string(args.preprocessor_config_json, args.preprocessor_config_json_len)),
         encoder_(model_, args.device, args.compute_dtype),
-        padder_(config.query_placeholder_id()),
+        padder_(config.query_placeholder_id(), config.image_token_index.has_value()),
         decoder_(model_, args.device, args.compute_dtype) {}
 
   sdk::Processor* processor() override { return &processor_; }

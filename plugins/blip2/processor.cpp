@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "mmrt/host.hpp"
+#include "mmrt/json.hpp"
 #include "mmrt/status.hpp"
 
 namespace mmrt::blip2 {
@@ -35,12 +36,25 @@ std::string host_fingerprint(const MmrtImageApi* api, const std::string& preproc
   throw sdk::Error(MMRT_STATUS_INTERNAL, "image processor fingerprint kept growing");
 }
 
+// The vision tower takes image_size × image_size pixels only; a processor resizing elsewhere fails at load,
+// not on every request.
+void require_processor_size(const std::string& preprocessor_config_json, int64_t image_size) {
+  const sdk::json::Value root = sdk::json::parse(preprocessor_config_json, "preprocessor config");
+  const sdk::json::Reader size = sdk::json::Reader(root, "").child("size");
+  for (const char* key : {"height", "width"}) {
+    const int64_t v = size.get_int(key, image_size);
+    require(v == image_size, MMRT_STATUS_INVALID_ARGUMENT,
+            str(size.where(key), v, " differs from vision_config.image_size ", image_size));
+  }
+}
+
 }  // namespace
 
 Blip2Processor::Blip2Processor(const Blip2Config& config, std::string preprocessor_config_json)
     : image_api_(host_image_api()),
       preprocessor_config_json_(std::move(preprocessor_config_json)),
       n_tokens_(config.num_query_tokens) {
+  require_processor_size(preprocessor_config_json_, config.vision_config.image_size);
   fingerprint_ =
       str(host_fingerprint(image_api_, preprocessor_config_json_), ";blip2.num_query_tokens=", n_tokens_);
 }

@@ -1,6 +1,7 @@
 #include "vision.hpp"
 
 #include <cmath>
+#include <optional>
 
 #include "mmrt/status.hpp"
 

@@ -31,7 +31,7 @@ TEST_CASE("blip2 padder: reproduces the processor's input_ids of every golden ca
     CHECK(text.front() == 2);  // </s> as BOS
 
     auto out = prepend_query_tokens(text, config.query_placeholder_id(),
-                                    std::vector<int64_t>{config.num_query_tokens});
+                                    std::vector<int64_t>{config.num_query_tokens}, true);
     CHECK(out.ids == expected);
     REQUIRE(out.ranges.size() == 1);
     CHECK(out.ranges[0].item == 0);
@@ -45,19 +45,27 @@ TEST_CASE("blip2 padder: reproduces the processor's input_ids of every golden ca
 TEST_CASE("blip2 padder: text only, several images, empty items") {
   const std::vector<int32_t> ids = {2, 10, 11};
   SUBCASE("a text-only prompt passes through") {
-    auto out = prepend_query_tokens(ids, 360, {});
+    auto out = prepend_query_tokens(ids, 360, {}, true);
     CHECK(out.ids == ids);
     CHECK(out.ranges.empty());
   }
   SUBCASE("two images are refused") {
-    CHECK_THROWS_WITH_AS(prepend_query_tokens(ids, 360, std::vector<int64_t>{8, 8}),
+    CHECK_THROWS_WITH_AS(prepend_query_tokens(ids, 360, std::vector<int64_t>{8, 8}, true),
                          "BLIP-2 takes one image per prompt, 2 were given", Error);
   }
   SUBCASE("an image without tokens is refused") {
-    CHECK_THROWS_AS(prepend_query_tokens(ids, 360, std::vector<int64_t>{0}), Error);
+    CHECK_THROWS_AS(prepend_query_tokens(ids, 360, std::vector<int64_t>{0}, true), Error);
+  }
+  SUBCASE("a prompt that already holds the image token is refused") {
+    const std::vector<int32_t> typed = {2, 360, 11};
+    CHECK_THROWS_WITH_AS(prepend_query_tokens(typed, 360, std::vector<int64_t>{8}, true),
+                         doctest::Contains("the prompt contains the image token (id 360)"), Error);
+    // The pad id of checkpoints without image_token_index may appear in text: nothing to refuse there.
+    CHECK(prepend_query_tokens(typed, 360, std::vector<int64_t>{2}, false).ids ==
+          std::vector<int32_t>{360, 360, 2, 360, 11});
   }
   SUBCASE("an empty prompt with an image is the query run alone") {
-    auto out = prepend_query_tokens({}, 7, std::vector<int64_t>{3});
+    auto out = prepend_query_tokens({}, 7, std::vector<int64_t>{3}, true);
     CHECK(out.ids == std::vector<int32_t>{7, 7, 7});
   }
 }
