@@ -26,7 +26,7 @@ void Blip2Encoder::encode(const MmrtEncodeArgs& args) {
     require(args.item_n_tokens[i] == Q, MMRT_STATUS_INVALID_ARGUMENT,
             str("item ", i, " has n_tokens ", args.item_n_tokens[i], ", this model makes ", Q, " per image"));
   }
-  // The processor writes [1, 3, S, S] per image; the host concatenates them along dim 0.
+  // The processor writes [3, S, S] per image; the host concatenates them along dim 0.
   const TensorView pixels_in(*args.pixel_values);
   require(pixels_in.numel() == n * 3 * S * S && pixels_in.compact(), MMRT_STATUS_INVALID_ARGUMENT,
           str("pixel_values ", pixels_in.describe(), " do not hold ", n, " images of [3, ", S, ", ", S, "]"));

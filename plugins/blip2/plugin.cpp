@@ -2,7 +2,7 @@
 // Encoders and Large Language Models"; Transformers' Blip2ForConditionalGeneration) with an OPT language
 // model, offering all four roles.
 //
-//   processor.cpp  image -> pixel_values, n_tokens            (host BlipImageProcessor)
+//   processor.cpp  image -> pixel_values, n_tokens            (SDK BlipImageProcessor pipeline)
 //   padder.cpp     num_query_tokens image ids before the prompt's BOS, one range
 //   encoder.cpp    pixel_values -> query embeddings           (ViT -> Q-Former -> language_projection)
 //   decoder.cpp    ids + injected embeddings -> logits        (OPT over the host's paged KV cache)
@@ -69,4 +69,5 @@ MMRT_SDK_DEFINE_PLUGIN({.id = "org.mmrt.blip2",
                         .version = "0.1.0",
                         .architectures = mmrt::blip2::kArchitectures,
                         .roles = mmrt::blip2::kRoles,
-                        .create = &mmrt::blip2::create})
+                        .create = &mmrt::blip2::create,
+                        .required_host_minor = 1})

@@ -1,9 +1,8 @@
 #include "processor.hpp"
 
-#include <utility>
-#include <vector>
+#include <cstring>
+#include <optional>
 
-#include "mmrt/host.hpp"
 #include "mmrt/json.hpp"
 #include "mmrt/status.hpp"
 
@@ -14,57 +13,49 @@ using sdk::str;
 
 namespace {
 
-const MmrtImageApi* host_image_api() {
-  const auto* api = static_cast<const MmrtImageApi*>(sdk::host_extension(MMRT_IMAGE_EXTENSION));
-  require(api != nullptr && MMRT_SDK_HAS_SLOT(api, MmrtImageApi, preprocess) &&
-              MMRT_SDK_HAS_SLOT(api, MmrtImageApi, fingerprint),
-          MMRT_STATUS_UNIMPLEMENTED, "host lacks the extension " MMRT_IMAGE_EXTENSION);
-  return api;
+sdk::image::ResizeCropNormalize make_pipeline(const std::string& preprocessor_config_json) {
+  const sdk::json::Value config = sdk::json::parse(preprocessor_config_json, "preprocessor_config.json");
+  return sdk::image::ResizeCropNormalize(
+      sdk::image::Primitives::from_host(),
+      sdk::image::ResizeCropNormalizeConfig::parse(sdk::json::Reader(config, "preprocessor_config")));
 }
 
-// The host processor's canonical settings; retried once with the length the host reports.
-std::string host_fingerprint(const MmrtImageApi* api, const std::string& preprocessor_config_json) {
-  std::vector<char> buf(512);
-  uint64_t len = 0;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    sdk::check(api->fingerprint(preprocessor_config_json.data(), preprocessor_config_json.size(), buf.data(),
-                                buf.size(), &len),
-               "image processor fingerprint");
-    if (len < buf.size()) return std::string(buf.data(), len);
-    buf.resize(len + 1);
+// The vision tower takes image_size × image_size pixels only, so the pipeline must end at that fixed size
+// (padded, cropped or squashed to it); anything else fails at load, not on every request.
+void require_output_size(const sdk::image::ResizeCropNormalizeConfig& c, int64_t image_size) {
+  std::optional<sdk::image::SizeDict> last;
+  const char* key = "size";
+  if (c.do_pad) {
+    last = c.pad_size, key = "pad_size";
+  } else if (c.do_center_crop) {
+    last = c.crop_size, key = "crop_size";
+  } else if (c.do_resize) {
+    last = c.size;
   }
-  throw sdk::Error(MMRT_STATUS_INTERNAL, "image processor fingerprint kept growing");
-}
-
-// The vision tower takes image_size × image_size pixels only; a processor resizing elsewhere fails at load,
-// not on every request.
-void require_processor_size(const std::string& preprocessor_config_json, int64_t image_size) {
-  const sdk::json::Value root = sdk::json::parse(preprocessor_config_json, "preprocessor config");
-  const sdk::json::Reader size = sdk::json::Reader(root, "").child("size");
-  for (const char* key : {"height", "width"}) {
-    const int64_t v = size.get_int(key, image_size);
-    require(v == image_size, MMRT_STATUS_INVALID_ARGUMENT,
-            str(size.where(key), v, " differs from vision_config.image_size ", image_size));
-  }
+  const bool fixed = last && last->height && last->width;
+  require(fixed && *last->height == image_size && *last->width == image_size, MMRT_STATUS_INVALID_ARGUMENT,
+          str("preprocessor_config.", key, ": the processor must yield ", image_size, "x", image_size,
+              " pixels (vision_config.image_size), got ",
+              fixed ? last->to_string() : "a size that follows the image"));
 }
 
 }  // namespace
 
-Blip2Processor::Blip2Processor(const Blip2Config& config, std::string preprocessor_config_json)
-    : image_api_(host_image_api()),
-      preprocessor_config_json_(std::move(preprocessor_config_json)),
-      n_tokens_(config.num_query_tokens) {
-  require_processor_size(preprocessor_config_json_, config.vision_config.image_size);
-  fingerprint_ =
-      str(host_fingerprint(image_api_, preprocessor_config_json_), ";blip2.num_query_tokens=", n_tokens_);
+Blip2Processor::Blip2Processor(const Blip2Config& config, const std::string& preprocessor_config_json)
+    : pipeline_(make_pipeline(preprocessor_config_json)), n_tokens_(config.num_query_tokens) {
+  require_output_size(pipeline_.config(), config.vision_config.image_size);
+  fingerprint_ = str(pipeline_.fingerprint(), ";blip2.num_query_tokens=", n_tokens_);
 }
 
 void Blip2Processor::process(const MmrtImage& image, MmrtProcessorOutput& out) {
   require(out.struct_size >= MMRT_SIZEOF(MmrtProcessorOutput, n_tokens), MMRT_STATUS_INVALID_ARGUMENT,
           "MmrtProcessorOutput has no n_tokens field");
-  sdk::check(image_api_->preprocess(preprocessor_config_json_.data(), preprocessor_config_json_.size(),
-                                    &image, &out),
-             str("preprocessing a ", image.width, "x", image.height, " image"));
+  const sdk::image::ProcessedPixels pixels = pipeline_.process(image);
+  void* data = nullptr;
+  sdk::check(out.alloc_tensor(out.host_ctx, "pixel_values", MmrtDataType{MMRT_DTYPE_FLOAT, 32, 1},
+                              int32_t(pixels.shape.size()), pixels.shape.data(), &data),
+             str("pixel_values for a ", image.width, "x", image.height, " image"));
+  std::memcpy(data, pixels.values.data(), pixels.values.size() * sizeof(float));
   out.n_tokens = n_tokens_;
 }
 
