@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Transformers on the same checkpoint and request shape as `mmrt bench --mode offline`, for side-by-side numbers.
 
-Each request: one random image of --image-size, "USER: <image>\\n" followed by --input-len random ordinary
-tokens, " ASSISTANT:", then exactly --output-len generated tokens (EOS ignored), --batch requests per
-generate() call. Reports TTFT (a one-token generate of the batch), TPOT ((full - TTFT) / (output_len - 1)),
-output tokens/s, vision tower + projector images/s at the batch size, and the process's peak RSS, as JSON.
+Each request: one random image of --image-size and --input-len random ordinary tokens in the model's prompt
+form (LLaVA: "USER: <image>\\n" ... " ASSISTANT:"; BLIP-2: "Question: " ... " Answer:", the processor adds the
+query tokens), then exactly --output-len generated tokens (EOS ignored), --batch requests per generate()
+call. Reports TTFT (a one-token generate of the batch), TPOT ((full - TTFT) / (output_len - 1)), output
+tokens/s, the image path (LLaVA: vision tower + projector; BLIP-2: ViT + Q-Former + projection) images/s at
+the batch size, and the process's peak RSS, as JSON.
 
     python3 tools/bench/hf_baseline.py --model /tmp/llava-7b-random --device cuda --dtype fp16 \\
         --batch 1 --input-len 24 --output-len 128 --image-size 336x336
@@ -18,7 +20,7 @@ import time
 import numpy as np
 import torch
 from PIL import Image
-from transformers import AutoProcessor, LlavaForConditionalGeneration
+from transformers import AutoConfig, AutoProcessor, Blip2ForConditionalGeneration, LlavaForConditionalGeneration
 
 
 def sync(device):
@@ -42,7 +44,10 @@ def main():
     w, h = (int(x) for x in args.image_size.split("x"))
 
     processor = AutoProcessor.from_pretrained(args.model)
-    model = LlavaForConditionalGeneration.from_pretrained(args.model, dtype=dtype).to(args.device).eval()
+    processor.tokenizer.padding_side = "left"
+    blip2 = AutoConfig.from_pretrained(args.model).model_type == "blip-2"
+    model_class = Blip2ForConditionalGeneration if blip2 else LlavaForConditionalGeneration
+    model = model_class.from_pretrained(args.model, dtype=dtype).to(args.device).eval()
     rng = np.random.default_rng(args.seed)
     images = [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for _ in range(args.batch)]
     words = ["the", "a", "cat", "on", "mat", "blue", "sky", "house", "tree", "red"]
@@ -50,7 +55,8 @@ def main():
     for _ in range(args.batch):
         text = " ".join(rng.choice(words, size=4 * args.input_len))
         ids = processor.tokenizer(text, add_special_tokens=False).input_ids[: args.input_len]
-        prompts.append("USER: <image>\n" + processor.tokenizer.decode(ids) + " ASSISTANT:")
+        text = processor.tokenizer.decode(ids)
+        prompts.append(f"Question: {text} Answer:" if blip2 else "USER: <image>\n" + text + " ASSISTANT:")
     inputs = processor(images=images, text=prompts, return_tensors="pt", padding=True).to(args.device)
     inputs["pixel_values"] = inputs["pixel_values"].to(dtype)
     gen = dict(do_sample=False, num_beams=1, min_new_tokens=args.output_len, max_new_tokens=args.output_len,
@@ -68,9 +74,15 @@ def main():
     ttft = [timed(lambda: model.generate(**inputs, **{**gen, "min_new_tokens": 1, "max_new_tokens": 1}))
             for _ in range(args.repeats)]
     full = [timed(lambda: model.generate(**inputs, **gen)) for _ in range(args.repeats)]
-    vision = [timed(lambda: model.model.get_image_features(
-        pixel_values=inputs["pixel_values"], vision_feature_layer=model.config.vision_feature_layer,
-        vision_feature_select_strategy=model.config.vision_feature_select_strategy)) for _ in range(args.repeats)]
+    if blip2:
+        def image_path():
+            return model.get_image_features(pixel_values=inputs["pixel_values"])
+    else:
+        def image_path():
+            return model.model.get_image_features(
+                pixel_values=inputs["pixel_values"], vision_feature_layer=model.config.vision_feature_layer,
+                vision_feature_select_strategy=model.config.vision_feature_select_strategy)
+    vision = [timed(image_path) for _ in range(args.repeats)]
     t_ttft, t_full, t_vision = statistics.median(ttft), statistics.median(full), statistics.median(vision)
     report = {
         "engine": "transformers", "device": args.device, "dtype": args.dtype, "batch": args.batch,

@@ -1,7 +1,7 @@
-// The engine against Transformers' greedy goldens under the conditions serving creates: many requests in
-// one batch, prompts prefilled in small chunks, a KV cache too small for everyone (preemption), repeated
-// images (prefix and encoder cache reuse), cancellation and refusal. Every answer must stay identical to
-// the single-request golden, and every KV block must come back.
+// The engine against Transformers' greedy goldens (LLaVA, and BLIP-2 under batching) under the conditions
+// serving creates: many requests in one batch, prompts prefilled in small chunks, a KV cache too small for
+// everyone (preemption), repeated images (prefix and encoder cache reuse), cancellation and refusal. Every
+// answer must stay identical to the single-request golden, and every KV block must come back.
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
@@ -20,7 +20,10 @@ using namespace mmrt;
 
 namespace {
 
-const fs::path kFixtures = fs::path(MMRT_SOURCE_DIR) / "tests" / "fixtures" / "llava";
+// A plugin's fixture folder (tests/fixtures/<fixture>); LLaVA's unless a test names another.
+fs::path fixtures(const std::string& fixture = "llava") {
+  return fs::path(MMRT_SOURCE_DIR) / "tests" / "fixtures" / fixture;
+}
 
 struct Golden {
   std::string name;
@@ -37,8 +40,8 @@ std::vector<uint8_t> read_bytes(const fs::path& p) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-std::vector<Golden> goldens_for(const std::string& model) {
-  std::ifstream in(kFixtures / "goldens.json");
+std::vector<Golden> goldens_for(const std::string& model, const std::string& fixture = "llava") {
+  std::ifstream in(fixtures(fixture) / "goldens.json");
   std::stringstream s;
   s << in.rdbuf();
   const boost::json::value all = boost::json::parse(s.str());
@@ -54,7 +57,7 @@ std::vector<Golden> goldens_for(const std::string& model) {
     g.token_ids = boost::json::value_to<std::vector<int32_t>>(c.at("token_ids"));
     g.text = std::string(c.at("text").as_string());
     for (const auto& img : c.at("images").as_array()) {
-      g.images.push_back(image::decode_image(read_bytes(kFixtures / std::string(img.as_string()))));
+      g.images.push_back(image::decode_image(read_bytes(fixtures(fixture) / std::string(img.as_string()))));
     }
     out.push_back(std::move(g));
   }
@@ -66,12 +69,12 @@ struct Loaded {
   std::unique_ptr<engine::Model> model;
 };
 
-Loaded load(const std::string& name) {
+Loaded load(const std::string& name, const std::string& fixture = "llava") {
   plugin::PluginSearch search;
   search.dirs = {fs::path(MMRT_BINARY_DIR) / "lib" / "mmrt" / "plugins"};
   search.use_env = false;
   Loaded out{plugin::PluginRegistry::scan(search), nullptr};
-  out.model = engine::Model::load({kFixtures / name, "cpu"}, out.registry);
+  out.model = engine::Model::load({fixtures(fixture) / name, "cpu"}, out.registry);
   return out;
 }
 
@@ -157,6 +160,23 @@ TEST_CASE("chunked prefill with a tiny token budget changes nothing") {
   const auto got = run_all(eng, inputs_for(*m.model, goldens, 1));
   check_against_goldens(goldens, got, 1);
   CHECK(eng.stats().kv_blocks_held == 0);
+}
+
+TEST_CASE(
+    "BLIP-2: many requests in one batch, prefilled in small chunks, give their single-request answers") {
+  for (const char* name : {"blip2_opt", "blip2_opt_tied"}) {
+    CAPTURE(name);
+    Loaded m = load(name, "blip2");
+    const auto goldens = goldens_for(name, "blip2");
+    REQUIRE(goldens.size() >= 3);
+    engine::EngineConfig config;
+    config.max_batched_tokens = 7;  // query rows and text split across chunks, decode steps mixed in
+    config.block_size = 4;
+    engine::Engine eng(*m.model, config);
+    const auto got = run_all(eng, inputs_for(*m.model, goldens, 2));
+    check_against_goldens(goldens, got, 2);
+    CHECK(eng.stats().kv_blocks_held == 0);
+  }
 }
 
 TEST_CASE("a KV cache too small for everyone preempts and still answers correctly") {

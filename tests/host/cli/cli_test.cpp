@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 
 namespace fs = std::filesystem;
 
@@ -72,21 +73,25 @@ TEST_CASE("detokenize prints the text Transformers decodes") {
   CHECK(boost::json::parse(skip.out).at("text") == c.at("decoded_skip_special"));
 }
 
-TEST_CASE("plugins lists the LLaVA plugin as available, in text and JSON") {
+TEST_CASE("plugins lists the LLaVA and BLIP-2 plugins as available, in text and JSON") {
   const auto text = run("plugins --plugin-dirs " + quote(kPlugins.string()));
   REQUIRE(text.exit_code == 0);
-  CHECK(text.out.find("LlavaForConditionalGeneration") != std::string::npos);
   const auto json = run("plugins --json --plugin-dirs " + quote(kPlugins.string()));
   REQUIRE(json.exit_code == 0);
-  bool found = false;
   const boost::json::value table = boost::json::parse(json.out);
-  for (const auto& row : table.at("plugins").as_array()) {
-    if (row.at("architecture") == "LlavaForConditionalGeneration" && row.at("id") == "org.mmrt.llava") {
-      found = true;
-      CHECK(row.at("status") == "available");
+  for (auto [architecture, id] : {std::pair{"LlavaForConditionalGeneration", "org.mmrt.llava"},
+                                  std::pair{"Blip2ForConditionalGeneration", "org.mmrt.blip2"}}) {
+    CAPTURE(architecture);
+    CHECK(text.out.find(architecture) != std::string::npos);
+    bool found = false;
+    for (const auto& row : table.at("plugins").as_array()) {
+      if (row.at("architecture") == architecture && row.at("id") == id) {
+        found = true;
+        CHECK(row.at("status") == "available");
+      }
     }
+    CHECK(found);
   }
-  CHECK(found);
   const auto missing = run("plugins --plugin-dirs /nonexistent/mmrt/plugins", true);
   CHECK(missing.exit_code == 0);
   CHECK(missing.out.find("/nonexistent/mmrt/plugins") != std::string::npos);
