@@ -54,7 +54,7 @@ class Padder {
 class Decoder {
  public:
   virtual ~Decoder() = default;
-  // Fields of minor 0; the SDK writes them into the host's struct within its struct_size.
+  // Fields up to minor 1; the SDK writes them into the host's struct within its struct_size.
   virtual MmrtKvSpec kv_spec() = 0;
   virtual void forward(const MmrtDecodeArgs& args) = 0;
 };
@@ -154,7 +154,7 @@ inline MmrtStatus* decoder_kv_spec(MmrtInstance* i, MmrtKvSpec* out) {
     require(out != nullptr, MMRT_STATUS_INVALID_ARGUMENT, "MmrtKvSpec out is NULL");
     MmrtKvSpec spec = role(i, &Instance::decoder, "decoder").kv_spec();
     // The host sizes the struct it passes; a zero size means it expects every field of minor 0.
-    size_t ours = MMRT_SIZEOF(MmrtKvSpec, max_position);
+    size_t ours = MMRT_SIZEOF(MmrtKvSpec, max_encoder_len);
     size_t n = out->struct_size == 0 ? ours : std::min<size_t>(out->struct_size, ours);
     spec.struct_size = static_cast<uint32_t>(n);
     spec.flags = 0;
