@@ -1,0 +1,450 @@
+// The Nougat roles driven directly against the Transformers goldens, with the host's real weight store and
+// CPU kernels: the encoder's memory must match Transformers' encoder output, and the decoder, stepping
+// over paged self and cross caches laid out like the engine lays them, must reproduce every golden step
+// (top-1 id and log-probs within 1e-3), for several pages in one batch and for all decoder rows in one
+// prefill.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "core/backend/cpu_kernels.hpp"
+#include "core/backend/weights.hpp"
+#include "core/image/decode.hpp"
+#include "core/image/image_processor.hpp"
+#include "core/model/checkpoint.hpp"
+#include "core/plugin/host_api.hpp"
+#include "decoder.hpp"
+#include "encoder.hpp"
+#include "mmrt/host.hpp"
+#include "model.hpp"
+
+namespace fs = std::filesystem;
+using namespace mmrt;
+
+namespace {
+
+const fs::path kFixtures = fs::path(MMRT_SOURCE_DIR) / "tests" / "fixtures" / "nougat";
+
+boost::json::value read_json(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return boost::json::parse(s.str());
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// paged_attention_ex for f32 CPU tensors, written out plainly, for a host whose CPU backend lacks the slot
+// (it is being added to kernels/cpu); the host's own kernel is used as soon as it has one.
+MmrtStatus* reference_paged_attention_ex(const MmrtPagedAttentionArgs* a, const MmrtStream*) {
+  auto f32 = [](const MmrtTensor* t) {
+    return reinterpret_cast<float*>(static_cast<char*>(t->data) + t->byte_offset);
+  };
+  auto i32 = [](const MmrtTensor* t) {
+    return reinterpret_cast<const int32_t*>(static_cast<const char*>(t->data) + t->byte_offset);
+  };
+  const int64_t H = a->q->shape[1], Dh = a->q->shape[2], bs = a->layout->block_size;
+  const int64_t Hkv = a->layer.k->shape[2], max_blocks = a->layout->block_tables->shape[1];
+  const float *q = f32(a->q), *k = f32(a->layer.k), *v = f32(a->layer.v);
+  float* out = f32(a->out);
+  const int32_t *qs = i32(a->layout->query_start), *lens = i32(a->layout->seq_lens);
+  const int32_t* tables = i32(a->layout->block_tables);
+  for (int32_t s = 0; s < a->layout->n_seqs; ++s) {
+    const int64_t n_q = qs[s + 1] - qs[s], L = lens[s];
+    for (int64_t i = 0; i < n_q; ++i) {
+      const int64_t visible = a->causal ? L - n_q + i + 1 : L;
+      for (int64_t h = 0; h < H; ++h) {
+        const float* qi = q + ((qs[s] + i) * H + h) * Dh;
+        std::vector<double> p(static_cast<size_t>(visible));
+        double mx = -1e300, sum = 0;
+        auto row = [&](const float* cache, int64_t j) {
+          const int64_t slot = int64_t(tables[s * max_blocks + j / bs]) * bs + j % bs;
+          return cache + (slot * Hkv + h / (H / Hkv)) * Dh;
+        };
+        for (int64_t j = 0; j < visible; ++j) {
+          double dot = 0;
+          for (int64_t d = 0; d < Dh; ++d) dot += double(qi[d]) * row(k, j)[d];
+          p[j] = dot * a->scale;
+          mx = std::max(mx, p[j]);
+        }
+        for (double& x : p) sum += (x = std::exp(x - mx));
+        float* o = out + ((qs[s] + i) * H + h) * Dh;
+        for (int64_t d = 0; d < Dh; ++d) {
+          double acc = 0;
+          for (int64_t j = 0; j < visible; ++j) acc += p[j] / sum * row(v, j)[d];
+          o[d] = static_cast<float>(acc);
+        }
+      }
+    }
+  }
+  return nullptr;
+}
+
+// The CPU kernel table as plugins see it, registered once for this process.
+void register_host() {
+  static MmrtKernels kernels = *backend::cpu_kernels();
+  static const bool done = [] {
+    sdk::set_host(plugin::host_api());
+    if (!MMRT_SDK_HAS_SLOT(&kernels, MmrtKernels, paged_attention_ex)) {
+      kernels.struct_size = MMRT_SIZEOF(MmrtKernels, paged_attention_ex);
+      kernels.paged_attention_ex = &reference_paged_attention_ex;
+    }
+    plugin::register_host_extension(MMRT_KERNELS_EXTENSION, &kernels);
+    return true;
+  }();
+  (void)done;
+}
+
+struct Case {
+  std::string name;
+  std::string model;
+  std::string image;
+  std::vector<int32_t> token_ids;
+  boost::json::array top_logprobs;
+  boost::json::object encoder_output;
+};
+
+std::vector<Case> cases_of(const std::string& model) {
+  std::vector<Case> out;
+  const boost::json::value goldens = read_json(kFixtures / "goldens.json");
+  for (const auto& v : goldens.as_array()) {
+    const auto& c = v.as_object();
+    if (c.at("model").as_string() != model) continue;
+    out.push_back({std::string(c.at("name").as_string()), model,
+                   std::string(c.at("images").as_array()[0].as_string()),
+                   boost::json::value_to<std::vector<int32_t>>(c.at("token_ids")),
+                   c.at("top_logprobs").as_array(), c.at("encoder_output").as_object()});
+  }
+  return out;
+}
+
+// One fixture checkpoint with the model's roles built over the host's weight store.
+struct Loaded {
+  explicit Loaded(const std::string& folder)
+      : dir(kFixtures / folder),
+        checkpoint(model::Checkpoint::open(dir)),
+        store(checkpoint, sdk::kCpu, sdk::kF32),
+        config(nougat::parse_nougat_config(read_text(dir / "config.json"))) {
+    register_host();
+    sdk::Weights w(store.api(), store.handle(), sdk::kF32, nougat::checkpoint_layouts());
+    model = std::make_unique<nougat::NougatModel>(config, w, sdk::kCpu);
+    w.finish();
+    encoder = std::make_unique<nougat::NougatEncoder>(*model, sdk::kCpu, sdk::kF32);
+    processor = image::make_image_processor(image::load_preprocessor_config(dir));
+  }
+
+  // The processor's pixel_values of one page, [1, 3, H, W].
+  std::vector<float> pixels(const std::string& image_file, int64_t shape[4]) {
+    std::ifstream in(kFixtures / image_file, std::ios::binary);
+    std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), {}};
+    const image::ProcessedImage processed = processor->process(image::decode_image(bytes));
+    shape[0] = 1;
+    for (int i = 0; i < 3; ++i) shape[i + 1] = processed.shape[i];
+    return processed.pixel_values;
+  }
+
+  // The Swin encoder's own output (last_hidden_state) [rows, encoder hidden].
+  std::vector<float> swin(const std::string& image_file) {
+    int64_t shape[4];
+    std::vector<float> values = pixels(image_file, shape);
+    const int64_t rows = nougat::swin_output_rows(config.encoder, shape[2], shape[3]);
+    std::vector<float> out(static_cast<size_t>(rows * config.encoder.hidden_size()));
+    MmrtStream stream{MMRT_DEVICE_CPU, 0, nullptr};
+    const sdk::Ops ops(sdk::Ops::host_kernels(), &stream);
+    sdk::Scratch scratch(sdk::kCpu);
+    scratch.reset();
+    model->encoder.forward(
+        ops, scratch, sdk::TensorView(values.data(), sdk::kCpu, sdk::kF32, {shape, 4}),
+        sdk::TensorView(out.data(), sdk::kCpu, sdk::kF32, {rows, config.encoder.hidden_size()}));
+    return out;
+  }
+
+  // The encoder role's memory [rows, d_model] (after enc_to_dec_proj where the model has one).
+  std::vector<float> encode(const std::string& image_file, int64_t& rows) {
+    int64_t shape[4];
+    std::vector<float> values = pixels(image_file, shape);
+    rows = nougat::swin_output_rows(config.encoder, shape[2], shape[3]);
+    const int64_t D = config.decoder.d_model;
+    std::vector<float> memory(static_cast<size_t>(rows * D));
+    int64_t embeds_shape[2] = {rows, D};
+    MmrtTensor px{values.data(), sdk::kCpu, 4, sdk::kF32, shape, nullptr, 0};
+    MmrtTensor embeds{memory.data(), sdk::kCpu, 2, sdk::kF32, embeds_shape, nullptr, 0};
+    MmrtStream stream{MMRT_DEVICE_CPU, 0, nullptr};
+    MmrtEncodeArgs args{};
+    args.struct_size = MMRT_SIZEOF(MmrtEncodeArgs, stream);
+    args.n_items = 1;
+    args.pixel_values = &px;
+    args.item_n_tokens = &rows;
+    args.embeds = &embeds;
+    args.stream = &stream;
+    encoder->encode(args);
+    return memory;
+  }
+
+  fs::path dir;
+  model::Checkpoint checkpoint;
+  backend::WeightStore store;
+  nougat::NougatConfig config;
+  std::unique_ptr<nougat::NougatModel> model;
+  std::unique_ptr<nougat::NougatEncoder> encoder;
+  std::unique_ptr<image::ImageProcessor> processor;
+};
+
+// Paged caches laid out as the engine lays them: sequence s owns self blocks s·kMaxBlocks.. and cross
+// blocks likewise, in a cache of kBlockSize-row blocks.
+constexpr int32_t kBlockSize = 4, kMaxBlocks = 8, kMaxSeqs = 4;
+
+struct Caches {
+  Caches(int64_t n_layer, int64_t heads, int64_t head_dim)
+      : shape{kMaxSeqs * kMaxBlocks, kBlockSize, heads, head_dim} {
+    const size_t n = static_cast<size_t>(shape[0] * shape[1] * shape[2] * shape[3]);
+    for (int64_t l = 0; l < 4 * n_layer; ++l) storage.emplace_back(n, 0.0f);
+    for (auto& s : storage) tensors.push_back({s.data(), sdk::kCpu, 4, sdk::kF32, shape, nullptr, 0});
+    for (int64_t l = 0; l < n_layer; ++l) {
+      self.push_back({&tensors[4 * l], &tensors[4 * l + 1]});
+      cross.push_back({&tensors[4 * l + 2], &tensors[4 * l + 3]});
+    }
+  }
+  int64_t shape[4];
+  std::vector<std::vector<float>> storage;
+  std::vector<MmrtTensor> tensors;
+  std::vector<MmrtKvLayer> self, cross;
+};
+
+// A layout over int32 host arrays (the CPU device is host memory).
+struct Layout {
+  std::vector<int32_t> query_start, seq_lens, block_tables;
+  std::vector<int64_t> slots;
+  int64_t qs_shape[1], sl_shape[1], bt_shape[2], slot_shape[1];
+  MmrtTensor qs{}, sl{}, bt{}, slot{};
+  MmrtBatchLayout layout{};
+
+  // Sequence i of the batch is sequence seqs[i] of the test, which owns blocks seqs[i]·kMaxBlocks...
+  const MmrtBatchLayout* build(const std::vector<int32_t>& seqs) {
+    const int32_t n_seqs = static_cast<int32_t>(seq_lens.size());
+    block_tables.clear();
+    for (int32_t s : seqs)
+      for (int32_t b = 0; b < kMaxBlocks; ++b) block_tables.push_back(s * kMaxBlocks + b);
+    qs_shape[0] = n_seqs + 1;
+    sl_shape[0] = n_seqs;
+    bt_shape[0] = n_seqs;
+    bt_shape[1] = kMaxBlocks;
+    slot_shape[0] = static_cast<int64_t>(slots.size());
+    qs = {query_start.data(), sdk::kCpu, 1, sdk::kI32, qs_shape, nullptr, 0};
+    sl = {seq_lens.data(), sdk::kCpu, 1, sdk::kI32, sl_shape, nullptr, 0};
+    bt = {block_tables.data(), sdk::kCpu, 2, sdk::kI32, bt_shape, nullptr, 0};
+    slot = {slots.data(), sdk::kCpu, 1, sdk::kI64, slot_shape, nullptr, 0};
+    layout.struct_size = MMRT_SIZEOF(MmrtBatchLayout, slot_mapping);
+    layout.n_seqs = n_seqs;
+    layout.block_size = kBlockSize;
+    layout.query_start = &qs;
+    layout.seq_lens = &sl;
+    layout.block_tables = &bt;
+    layout.slot_mapping = &slot;
+    return &layout;
+  }
+};
+
+// Sequence s, row t of its self cache (or row t of its memory) -> the cache slot.
+int64_t slot_of(int32_t s, int64_t t) {
+  return (s * kMaxBlocks + t / kBlockSize) * kBlockSize + t % kBlockSize;
+}
+
+std::vector<double> log_softmax(const float* row, int64_t n) {
+  double mx = *std::max_element(row, row + n), sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += std::exp(double(row[i]) - mx);
+  std::vector<double> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) out[i] = double(row[i]) - mx - std::log(sum);
+  return out;
+}
+
+// Our log-probs of one step against the golden top 5: the same argmax, every golden value within 1e-3.
+void check_step(const Case& c, size_t step, const std::vector<double>& lp) {
+  CAPTURE(c.name);
+  CAPTURE(step);
+  const auto& want = c.top_logprobs[step].as_array();
+  const int64_t best = std::max_element(lp.begin(), lp.end()) - lp.begin();
+  CHECK(best == want[0].as_array()[0].as_int64());
+  for (const auto& entry : want) {
+    const int64_t id = entry.as_array()[0].as_int64();
+    CHECK(std::abs(lp[id] - entry.as_array()[1].to_number<double>()) <= 1e-3);
+  }
+}
+
+// Every case of `model` decoded in one batch, one token per sequence per step, from the start token; the
+// fed tokens are the golden ones, so a mismatch shows up at its own step.
+void decode_batch(Loaded& m, const std::vector<Case>& cases) {
+  const nougat::MBartDecoderConfig& dc = m.config.decoder;
+  Caches caches(dc.decoder_layers, dc.decoder_attention_heads, dc.head_dim());
+  nougat::NougatDecoder decoder(*m.model, sdk::kCpu, sdk::kF32, 0);
+  const int64_t D = dc.d_model, V = dc.vocab_size;
+  std::vector<std::vector<float>> memories;
+  std::vector<int64_t> memory_rows;
+  for (const Case& c : cases) {
+    int64_t rows = 0;
+    memories.push_back(m.encode(c.image, rows));
+    memory_rows.push_back(rows);
+  }
+  size_t longest = 0;
+  for (const Case& c : cases) longest = std::max(longest, c.token_ids.size());
+  for (size_t step = 0; step < longest; ++step) {
+    std::vector<int32_t> active;
+    for (int32_t s = 0; s < static_cast<int32_t>(cases.size()); ++s)
+      if (step < cases[s].token_ids.size()) active.push_back(s);
+    std::vector<int32_t> ids, positions, rows;
+    Layout self, cross;
+    std::vector<float> encoder_states;
+    self.query_start = {0};
+    cross.query_start = {0};
+    for (size_t i = 0; i < active.size(); ++i) {
+      const int32_t s = active[i];
+      ids.push_back(step == 0 ? m.config.decoder_start_token_id : cases[s].token_ids[step - 1]);
+      positions.push_back(static_cast<int32_t>(step));
+      rows.push_back(static_cast<int32_t>(i));
+      self.query_start.push_back(static_cast<int32_t>(i + 1));
+      cross.query_start.push_back(static_cast<int32_t>(i + 1));
+      self.seq_lens.push_back(static_cast<int32_t>(step + 1));
+      cross.seq_lens.push_back(static_cast<int32_t>(memory_rows[s]));
+      self.slots.push_back(slot_of(s, static_cast<int64_t>(step)));
+      if (step == 0) {
+        encoder_states.insert(encoder_states.end(), memories[s].begin(), memories[s].end());
+        for (int64_t r = 0; r < memory_rows[s]; ++r) cross.slots.push_back(slot_of(s, r));
+      }
+    }
+    const MmrtBatchLayout* self_layout = self.build(active);
+    const MmrtBatchLayout* cross_layout = cross.build(active);
+    const int64_t n = static_cast<int64_t>(ids.size());
+    std::vector<float> logits(static_cast<size_t>(n * V));
+    int64_t n_shape[1] = {n}, logits_shape[2] = {n, V};
+    int64_t enc_shape[2] = {static_cast<int64_t>(encoder_states.size()) / D, D};
+    MmrtTensor ids_t{ids.data(), sdk::kCpu, 1, sdk::kI32, n_shape, nullptr, 0};
+    MmrtTensor pos_t{positions.data(), sdk::kCpu, 1, sdk::kI32, n_shape, nullptr, 0};
+    MmrtTensor rows_t{rows.data(), sdk::kCpu, 1, sdk::kI32, n_shape, nullptr, 0};
+    MmrtTensor logits_t{logits.data(), sdk::kCpu, 2, sdk::kF32, logits_shape, nullptr, 0};
+    MmrtTensor enc_t{encoder_states.data(), sdk::kCpu, 2, sdk::kF32, enc_shape, nullptr, 0};
+    MmrtStream stream{MMRT_DEVICE_CPU, 0, nullptr};
+    MmrtDecodeArgs args{};
+    args.struct_size = MMRT_SIZEOF(MmrtDecodeArgs, stream);
+    args.n_tokens = n;
+    args.input_ids = &ids_t;
+    args.positions = &pos_t;
+    args.layout = self_layout;
+    args.kv = caches.self.data();
+    args.query_start_host = self.query_start.data();
+    args.seq_lens_host = self.seq_lens.data();
+    args.logits_rows = &rows_t;
+    args.logits = &logits_t;
+    args.encoder_states = step == 0 ? &enc_t : nullptr;
+    args.cross_layout = cross_layout;
+    args.cross_kv = caches.cross.data();
+    args.stream = &stream;
+    decoder.forward(args);
+    for (size_t i = 0; i < active.size(); ++i)
+      check_step(cases[active[i]], step, log_softmax(&logits[i * V], V));
+  }
+}
+
+// One case's start token and golden tokens in a single forward (as after a recompute preemption): causal
+// self-attention over many rows, the cross cache written and read in the same call.
+void prefill_one(Loaded& m, const Case& c) {
+  const nougat::MBartDecoderConfig& dc = m.config.decoder;
+  Caches caches(dc.decoder_layers, dc.decoder_attention_heads, dc.head_dim());
+  nougat::NougatDecoder decoder(*m.model, sdk::kCpu, sdk::kF32, 0);
+  const int64_t V = dc.vocab_size, D = dc.d_model;
+  int64_t memory_rows = 0;
+  std::vector<float> memory = m.encode(c.image, memory_rows);
+  const int64_t n = static_cast<int64_t>(c.token_ids.size());
+  std::vector<int32_t> ids = {m.config.decoder_start_token_id}, positions, rows;
+  ids.insert(ids.end(), c.token_ids.begin(), c.token_ids.end() - 1);
+  Layout self, cross;
+  for (int32_t t = 0; t < n; ++t) {
+    positions.push_back(t);
+    rows.push_back(t);
+    self.slots.push_back(slot_of(0, t));
+  }
+  for (int64_t r = 0; r < memory_rows; ++r) cross.slots.push_back(slot_of(0, r));
+  self.query_start = {0, static_cast<int32_t>(n)};
+  cross.query_start = self.query_start;
+  self.seq_lens = {static_cast<int32_t>(n)};
+  cross.seq_lens = {static_cast<int32_t>(memory_rows)};
+  std::vector<float> logits(static_cast<size_t>(n * V));
+  int64_t n_shape[1] = {n}, logits_shape[2] = {n, V}, enc_shape[2] = {memory_rows, D};
+  MmrtTensor ids_t{ids.data(), sdk::kCpu, 1, sdk::kI32, n_shape, nullptr, 0};
+  MmrtTensor pos_t{positions.data(), sdk::kCpu, 1, sdk::kI32, n_shape, nullptr, 0};
+  MmrtTensor rows_t{rows.data(), sdk::kCpu, 1, sdk::kI32, n_shape, nullptr, 0};
+  MmrtTensor logits_t{logits.data(), sdk::kCpu, 2, sdk::kF32, logits_shape, nullptr, 0};
+  MmrtTensor enc_t{memory.data(), sdk::kCpu, 2, sdk::kF32, enc_shape, nullptr, 0};
+  MmrtStream stream{MMRT_DEVICE_CPU, 0, nullptr};
+  MmrtDecodeArgs args{};
+  args.struct_size = MMRT_SIZEOF(MmrtDecodeArgs, stream);
+  args.n_tokens = n;
+  args.input_ids = &ids_t;
+  args.positions = &pos_t;
+  args.layout = self.build({0});
+  args.kv = caches.self.data();
+  args.query_start_host = self.query_start.data();
+  args.seq_lens_host = self.seq_lens.data();
+  args.logits_rows = &rows_t;
+  args.logits = &logits_t;
+  args.encoder_states = &enc_t;
+  args.cross_layout = cross.build({0});
+  args.cross_kv = caches.cross.data();
+  args.stream = &stream;
+  decoder.forward(args);
+  for (int64_t t = 0; t < n; ++t) check_step(c, static_cast<size_t>(t), log_softmax(&logits[t * V], V));
+}
+
+}  // namespace
+
+TEST_CASE("nougat encoder: the Swin output equals Transformers' encoder output") {
+  for (const char* folder : {"nougat_a", "nougat_b"}) {
+    Loaded m(folder);
+    for (const Case& c : cases_of(folder)) {
+      CAPTURE(c.name);
+      const std::vector<float> out = m.swin(c.image);
+      const auto shape = boost::json::value_to<std::vector<int64_t>>(c.encoder_output.at("shape"));
+      REQUIRE(shape.size() == 2);
+      CHECK(shape[1] == m.config.encoder.hidden_size());
+      REQUIRE(static_cast<int64_t>(out.size()) == shape[0] * shape[1]);
+      const auto& head = c.encoder_output.at("head").as_array();
+      for (size_t i = 0; i < head.size(); ++i) CHECK(std::abs(out[i] - head[i].to_number<double>()) <= 1e-4);
+      double sum = 0;
+      for (float v : out) sum += v;
+      CHECK(std::abs(sum - c.encoder_output.at("sum").to_number<double>()) <= 1e-5 * double(out.size()));
+      // The role's memory has the same rows, in d_model columns.
+      int64_t rows = 0;
+      const std::vector<float> memory = m.encode(c.image, rows);
+      CHECK(rows == shape[0]);
+      CHECK(static_cast<int64_t>(memory.size()) == rows * m.config.decoder.d_model);
+    }
+  }
+}
+
+TEST_CASE("nougat decoder: every page of a model decodes in one batch as Transformers does") {
+  for (const char* folder : {"nougat_a", "nougat_b"}) {
+    CAPTURE(folder);
+    Loaded m(folder);
+    decode_batch(m, cases_of(folder));
+  }
+}
+
+TEST_CASE("nougat decoder: all decoder rows of a page in one forward match every golden step") {
+  for (const char* folder : {"nougat_a", "nougat_b"}) {
+    Loaded m(folder);
+    for (const Case& c : cases_of(folder)) prefill_one(m, c);
+  }
+}
