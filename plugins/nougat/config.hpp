@@ -7,8 +7,8 @@
 //                             Transformers' generate() falls back
 //
 // A key missing from a sub-config takes that class's default, as Transformers does. Settings this plugin
-// does not implement (absolute position embeddings, activations other than ACT2FN's gelu family, a decoder
-// that is not mBART) are refused with the key named.
+// does not implement (absolute position embeddings, activations the kernels lack, an encoder or a decoder
+// of another kind) are refused with the key named.
 #ifndef MMRT_PLUGINS_NOUGAT_CONFIG_HPP_
 #define MMRT_PLUGINS_NOUGAT_CONFIG_HPP_
 
