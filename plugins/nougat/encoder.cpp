@@ -19,29 +19,29 @@ void NougatEncoder::encode(const MmrtEncodeArgs& args) {
   require(args.n_items > 0 && args.pixel_values != nullptr && args.embeds != nullptr &&
               args.item_n_tokens != nullptr,
           MMRT_STATUS_INVALID_ARGUMENT, "encode needs items, pixel_values, item_n_tokens and embeds");
-  // The processor writes [1, 3, H, W] per page; the host concatenates them along dim 0.
+  // The processor writes [3, H, W] per page; the host concatenates them along dim 0.
   const TensorView pixels_in(*args.pixel_values);
-  require(pixels_in.ndim() == 4 && pixels_in.dim(0) == args.n_items &&
-              pixels_in.dim(1) == c.encoder.num_channels && pixels_in.compact(),
+  const int64_t n = args.n_items, C = c.encoder.num_channels;
+  require(pixels_in.ndim() >= 3 && pixels_in.compact() &&
+              pixels_in.numel() == n * C * pixels_in.dim(-2) * pixels_in.dim(-1),
           MMRT_STATUS_INVALID_ARGUMENT,
-          str("pixel_values ", pixels_in.describe(), " do not hold ", args.n_items, " pages of [",
-              c.encoder.num_channels, ", H, W]"));
-  const int64_t n = args.n_items, rows = swin_output_rows(c.encoder, pixels_in.dim(2), pixels_in.dim(3));
+          str("pixel_values ", pixels_in.describe(), " do not hold ", n, " pages of [", C, ", H, W]"));
+  const int64_t height = pixels_in.dim(-2), width = pixels_in.dim(-1);
+  const int64_t rows = swin_output_rows(c.encoder, height, width);
   for (int64_t i = 0; i < n; ++i) {
     require(args.item_n_tokens[i] == rows, MMRT_STATUS_INVALID_ARGUMENT,
-            str("item ", i, " has n_tokens ", args.item_n_tokens[i], ", a ", pixels_in.dim(2), "x",
-                pixels_in.dim(3), " page gives ", rows));
+            str("item ", i, " has n_tokens ", args.item_n_tokens[i], ", a ", height, "x", width,
+                " page gives ", rows));
   }
   const TensorView embeds(*args.embeds);
   require(embeds.ndim() == 2 && embeds.dim(0) == n * rows && embeds.dim(1) == c.decoder.d_model,
           MMRT_STATUS_INVALID_ARGUMENT,
           str("embeds ", embeds.describe(), ", expected [", n * rows, ", ", c.decoder.d_model, "]"));
 
-  TensorView pixels = pixels_in;
+  TensorView pixels = pixels_in.reshape({n, C, height, width});
   if (!sdk::same(pixels_in.dtype(), compute_dtype_)) {
-    pixels = scratch_.tensor(compute_dtype_, {n, pixels_in.dim(1), pixels_in.dim(2), pixels_in.dim(3)});
-    const int64_t plane = pixels_in.dim(1) * pixels_in.dim(2) * pixels_in.dim(3);
-    ops.copy(pixels_in.reshape({n, plane}), pixels.reshape({n, plane}));
+    pixels = scratch_.tensor(compute_dtype_, {n, C, height, width});
+    ops.copy(pixels_in.reshape({n, C * height * width}), pixels.reshape({n, C * height * width}));
   }
   if (!c.has_enc_to_dec_proj()) {
     model_.encoder.forward(ops, scratch_, pixels, embeds);

@@ -7,7 +7,7 @@
 //   resize            shortest edge to min(size) (long edge truncated), `resample` (bilinear)
 //   thumbnail         fit into size keeping the aspect ratio, bicubic with reducing_gap 2
 //   pad               centred in size with black (top/left get the smaller half)
-//   rescale, normalize (ImageNet mean/std) -> pixel_values [1, 3, height, width] f32
+//   rescale, normalize (ImageNet mean/std) -> pixel_values [3, height, width] f32 (HF's, per image)
 //
 // n_tokens is the Swin encoder's output rows for that size (its memory length), e.g. 896×672 -> 588.
 // There is no RGB conversion unless do_convert_rgb is set: alpha is dropped, as Transformers would fail on
