@@ -56,6 +56,51 @@ int64_t round_up(int64_t v, int64_t m) {
   return (v + m - 1) / m * m;
 }
 
+// The attention bias of a block of stage s on a grid g: the relative position table gathered into
+// [heads, n, n], plus -100 between tokens of different regions of the rolled grid (regions [0, hp-ws),
+// [hp-ws, hp-shift), [hp-shift, hp) per axis) in shifted blocks. Unshifted blocks share one bias across
+// windows (bias_period 1).
+std::shared_ptr<DeviceArray> block_bias(const sdk::Ops& ops, const SwinConfig& c, int64_t s,
+                                        const TensorView& relative_position_bias_table, SwinGrid g,
+                                        int64_t shift, MmrtDevice device) {
+  const int64_t heads = c.num_heads[s], ws = c.window_size, n = ws * ws;
+  const int64_t hp = round_up(g.height, ws), wp = round_up(g.width, ws), n_wx = wp / ws,
+                n_windows = hp / ws * n_wx;
+  // Relative position index (DonutSwinSelfAttention): tokens i = (yi, xi), j = (yj, xj) of a window.
+  std::vector<int32_t> rel_index(static_cast<size_t>(n * n));
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t dy = i / ws - j / ws + ws - 1, dx = i % ws - j % ws + ws - 1;
+      rel_index[i * n + j] = static_cast<int32_t>(dy * (2 * ws - 1) + dx);
+    }
+  }
+  const int64_t table_rows = (2 * ws - 1) * (2 * ws - 1);
+  std::vector<float> table(static_cast<size_t>(table_rows * heads));
+  ops.copy(relative_position_bias_table, TensorView(table.data(), sdk::kCpu, sdk::kF32, {table_rows, heads}));
+  const int64_t bias_period = shift > 0 ? n_windows : 1;
+  std::vector<float> bias(static_cast<size_t>(bias_period * heads * n * n));
+  auto region = [&](int64_t v, int64_t extent) { return v < extent - ws ? 0 : (v < extent - shift ? 1 : 2); };
+  for (int64_t wi = 0; wi < bias_period; ++wi) {
+    const int64_t wy = wi / n_wx, wx = wi % n_wx;
+    for (int64_t h = 0; h < heads; ++h) {
+      float* out = bias.data() + (wi * heads + h) * n * n;
+      for (int64_t i = 0; i < n; ++i) {
+        for (int64_t j = 0; j < n; ++j) {
+          float v = table[rel_index[i * n + j] * heads + h];
+          if (shift > 0) {
+            const int64_t li = region(wy * ws + i / ws, hp) * 3 + region(wx * ws + i % ws, wp);
+            const int64_t lj = region(wy * ws + j / ws, hp) * 3 + region(wx * ws + j % ws, wp);
+            if (li != lj) v += -100.0f;
+          }
+          out[i * n + j] = v;
+        }
+      }
+    }
+  }
+  return std::make_shared<DeviceArray>(ops, std::move(bias), sdk::kF32,
+                                       std::vector<int64_t>{bias_period, heads, n, n}, device);
+}
+
 }  // namespace
 
 std::vector<SwinGrid> swin_stage_grids(const SwinConfig& c, int64_t height, int64_t width) {
@@ -83,7 +128,7 @@ struct SwinEncoder::Plan {
     int64_t bias_period = 0;
     std::unique_ptr<DeviceArray> partition;  // windowed row -> row of x (the zero row for padding)
     std::unique_ptr<DeviceArray> reverse;    // grid row -> windowed row
-    std::unique_ptr<DeviceArray> bias;       // f32 [bias_period, heads, n, n]
+    std::shared_ptr<DeviceArray> bias;       // f32 [bias_period, heads, n, n], shared by batch sizes
     std::vector<int32_t> cu_seqlens;         // [n_images · n_windows + 1], host
   };
   struct StageTables {
@@ -142,6 +187,11 @@ const SwinEncoder::Plan& SwinEncoder::plan_for(const sdk::Ops& ops, int64_t n_im
   if (auto it = plans_.find(key); it != plans_.end()) return *it->second;
   const SwinConfig& c = config_;
   const std::vector<SwinGrid> grids = swin_stage_grids(c, height, width);
+  // Biases depend on the page size only; a plan for another batch size of the same pages lends them.
+  const Plan* same_size = nullptr;
+  for (const auto& [k, p] : plans_) {
+    if (std::get<1>(k) == height && std::get<2>(k) == width) same_size = p.get();
+  }
   auto plan = std::make_unique<Plan>();
   plan->n_images = n_images;
   plan->zeros = std::make_unique<DeviceArray>(ops, std::vector<float>(static_cast<size_t>(c.hidden_size())),
@@ -162,15 +212,6 @@ const SwinEncoder::Plan& SwinEncoder::plan_for(const sdk::Ops& ops, int64_t n_im
     const int64_t ws = c.window_size, n = ws * ws;
     const int64_t hp = round_up(g.height, ws), wp = round_up(g.width, ws);
     const int64_t n_wy = hp / ws, n_wx = wp / ws, n_windows = n_wy * n_wx;
-
-    // Relative position index (DonutSwinSelfAttention): tokens i = (yi, xi), j = (yj, xj) of a window.
-    std::vector<int32_t> rel_index(static_cast<size_t>(n * n));
-    for (int64_t i = 0; i < n; ++i) {
-      for (int64_t j = 0; j < n; ++j) {
-        const int64_t dy = i / ws - j / ws + ws - 1, dx = i % ws - j % ws + ws - 1;
-        rel_index[i * n + j] = static_cast<int32_t>(dy * (2 * ws - 1) + dx);
-      }
-    }
 
     for (int64_t b = 0; b < c.depths[s]; ++b) {
       const int64_t shift = (fits && b % 2 == 1) ? ws / 2 : 0;
@@ -201,37 +242,12 @@ const SwinEncoder::Plan& SwinEncoder::plan_for(const sdk::Ops& ops, int64_t n_im
       bt.partition = int32_table(ops, partition, device_);
       bt.reverse = int32_table(ops, reverse, device_);
 
-      // Bias: the relative position table gathered into [heads, n, n], plus -100 between tokens of
-      // different regions of the rolled grid (regions [0, hp-ws), [hp-ws, hp-shift), [hp-shift, hp)
-      // per axis) in shifted blocks. Unshifted blocks share one bias across windows.
-      const int64_t table_rows = (2 * ws - 1) * (2 * ws - 1);
-      std::vector<float> table(static_cast<size_t>(table_rows * heads));
-      ops.copy(stages_[s].blocks[b].relative_position_bias_table,
-               TensorView(table.data(), sdk::kCpu, sdk::kF32, {table_rows, heads}));
       bt.bias_period = shift > 0 ? n_windows : 1;
-      std::vector<float> bias(static_cast<size_t>(bt.bias_period * heads * n * n));
-      auto region = [&](int64_t v, int64_t extent) {
-        return v < extent - ws ? 0 : (v < extent - shift ? 1 : 2);
-      };
-      for (int64_t wi = 0; wi < bt.bias_period; ++wi) {
-        const int64_t wy = wi / n_wx, wx = wi % n_wx;
-        for (int64_t h = 0; h < heads; ++h) {
-          float* out = bias.data() + (wi * heads + h) * n * n;
-          for (int64_t i = 0; i < n; ++i) {
-            for (int64_t j = 0; j < n; ++j) {
-              float v = table[rel_index[i * n + j] * heads + h];
-              if (shift > 0) {
-                const int64_t li = region(wy * ws + i / ws, hp) * 3 + region(wx * ws + i % ws, wp);
-                const int64_t lj = region(wy * ws + j / ws, hp) * 3 + region(wx * ws + j % ws, wp);
-                if (li != lj) v += -100.0f;
-              }
-              out[i * n + j] = v;
-            }
-          }
-        }
+      if (same_size != nullptr) {
+        bt.bias = same_size->stages[s].blocks[b].bias;
+      } else {
+        bt.bias = block_bias(ops, c, s, stages_[s].blocks[b].relative_position_bias_table, g, shift, device_);
       }
-      bt.bias = std::make_unique<DeviceArray>(ops, std::move(bias), sdk::kF32,
-                                              std::vector<int64_t>{bt.bias_period, heads, n, n}, device_);
       for (int64_t wi = 0; wi <= n_images * n_windows; ++wi)
         bt.cu_seqlens.push_back(static_cast<int32_t>(wi * n));
       st.blocks.push_back(std::move(bt));
