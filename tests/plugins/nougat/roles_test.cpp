@@ -173,22 +173,38 @@ struct Loaded {
     return out;
   }
 
-  // The encoder role's memory [rows, d_model] (after enc_to_dec_proj where the model has one).
+  // The encoder role's memory [rows, d_model] of one page.
   std::vector<float> encode(const std::string& image_file, int64_t& rows) {
-    int64_t shape[4];
-    std::vector<float> values = pixels(image_file, shape);
-    rows = nougat::swin_output_rows(config.encoder, shape[2], shape[3]);
-    const int64_t D = config.decoder.d_model;
-    std::vector<float> memory(static_cast<size_t>(rows * D));
-    int64_t embeds_shape[2] = {rows, D};
+    std::vector<int64_t> item_rows;
+    std::vector<float> memory = encode_batch({image_file}, item_rows);
+    rows = item_rows[0];
+    return memory;
+  }
+
+  // The encoder role's memory of several pages encoded in one call, [Σ rows, d_model].
+  std::vector<float> encode_batch(const std::vector<std::string>& image_files, std::vector<int64_t>& rows) {
+    std::vector<float> values;
+    int64_t shape[4] = {0, 0, 0, 0};
+    rows.clear();
+    for (const std::string& file : image_files) {
+      int64_t one[4];
+      const std::vector<float> page = pixels(file, one);
+      values.insert(values.end(), page.begin(), page.end());
+      shape[0] += 1;
+      std::copy(one + 1, one + 4, shape + 1);
+      rows.push_back(nougat::swin_output_rows(config.encoder, one[2], one[3]));
+    }
+    const int64_t D = config.decoder.d_model, total = rows[0] * shape[0];
+    std::vector<float> memory(static_cast<size_t>(total * D));
+    int64_t embeds_shape[2] = {total, D};
     MmrtTensor px{values.data(), sdk::kCpu, 4, sdk::kF32, shape, nullptr, 0};
     MmrtTensor embeds{memory.data(), sdk::kCpu, 2, sdk::kF32, embeds_shape, nullptr, 0};
     MmrtStream stream{MMRT_DEVICE_CPU, 0, nullptr};
     MmrtEncodeArgs args{};
     args.struct_size = MMRT_SIZEOF(MmrtEncodeArgs, stream);
-    args.n_items = 1;
+    args.n_items = static_cast<int32_t>(image_files.size());
     args.pixel_values = &px;
-    args.item_n_tokens = &rows;
+    args.item_n_tokens = rows.data();
     args.embeds = &embeds;
     args.stream = &stream;
     encoder->encode(args);
@@ -431,6 +447,33 @@ TEST_CASE("nougat encoder: the Swin output equals Transformers' encoder output")
       CHECK(rows == shape[0]);
       CHECK(static_cast<int64_t>(memory.size()) == rows * m.config.decoder.d_model);
     }
+  }
+}
+
+TEST_CASE("nougat encoder: pages encoded in one call give each page's own memory") {
+  for (const char* folder : {"nougat_a", "nougat_b"}) {
+    CAPTURE(folder);
+    Loaded m(folder);
+    const std::vector<Case> cases = cases_of(folder);
+    std::vector<std::string> files;
+    std::vector<float> separately;
+    for (const Case& c : cases) {
+      files.push_back(c.image);
+      int64_t rows = 0;
+      const std::vector<float> one = m.encode(c.image, rows);
+      separately.insert(separately.end(), one.begin(), one.end());
+    }
+    files.push_back(cases[0].image);  // a repeated page in the same batch
+    int64_t rows = 0;
+    const std::vector<float> first = m.encode(cases[0].image, rows);
+    separately.insert(separately.end(), first.begin(), first.end());
+    std::vector<int64_t> item_rows;
+    const std::vector<float> together = m.encode_batch(files, item_rows);
+    REQUIRE(together.size() == separately.size());
+    double worst = 0;
+    for (size_t i = 0; i < together.size(); ++i)
+      worst = std::max(worst, double(std::abs(together[i] - separately[i])));
+    CHECK(worst <= 1e-5);
   }
 }
 
