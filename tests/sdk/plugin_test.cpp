@@ -161,9 +161,10 @@ TEST_CASE("plugin: the table, descriptor and roles the host sees") {
     MmrtKvSpec full{};
     full.struct_size = sizeof(MmrtKvSpec);
     REQUIRE(decoder->kv_spec(inst, &full) == nullptr);
-    CHECK(full.struct_size == MMRT_SIZEOF(MmrtKvSpec, max_position));
+    CHECK(full.struct_size == MMRT_SIZEOF(MmrtKvSpec, max_encoder_len));  // minor 1's fields included
     CHECK(full.n_layer == 3);
     CHECK(full.max_position == 512);
+    CHECK(full.decoder_start_token_id == 0);
 
     MmrtKvSpec small;
     std::memset(&small, 0x5A, sizeof small);
