@@ -69,6 +69,8 @@ MBartDecoderConfig parse_mbart_config(const sdk::json::Reader& dec) {
   c.max_position_embeddings = dec.get_int("max_position_embeddings", c.max_position_embeddings);
   c.scale_embedding = dec.get_bool("scale_embedding", c.scale_embedding);
   c.tie_word_embeddings = dec.get_bool("tie_word_embeddings", c.tie_word_embeddings);
+  c.bos_token_id = dec.get_int("bos_token_id", c.bos_token_id);
+  c.eos_token_id = dec.get_int("eos_token_id", c.eos_token_id);
   require_positive(dec, "vocab_size", c.vocab_size);
   require_positive(dec, "d_model", c.d_model);
   require_positive(dec, "decoder_layers", c.decoder_layers);

@@ -54,6 +54,8 @@ struct MBartDecoderConfig {
   int64_t max_position_embeddings = 1024;
   bool scale_embedding = false;
   bool tie_word_embeddings = true;
+  int64_t bos_token_id = 0;
+  int64_t eos_token_id = 2;
 
   int64_t head_dim() const { return d_model / decoder_attention_heads; }
 };

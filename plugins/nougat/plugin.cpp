@@ -31,6 +31,7 @@ class NougatInstance : public sdk::Instance {
       : model_(config, w, args.device),
         processor_(processor_config, config.encoder),
         encoder_(model_, args.device, args.compute_dtype),
+        padder_(config.decoder.bos_token_id, config.decoder.eos_token_id),
         decoder_(model_, args.device, args.compute_dtype, processor_.max_tokens()) {}
 
   sdk::Processor* processor() override { return &processor_; }

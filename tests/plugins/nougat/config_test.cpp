@@ -188,7 +188,7 @@ TEST_CASE("nougat processor config: the fixture files and a bad size") {
                        "size: expected {\"height\": ..., \"width\": ...}", Error);
 }
 
-TEST_CASE("nougat padder: one page and no prompt give an empty decoder prompt") {
+TEST_CASE("nougat padder: one page and no text give an empty decoder prompt") {
   struct Sink {
     int calls = 0;
     int64_t n_ids = -1, n_ranges = -1;
@@ -201,25 +201,32 @@ TEST_CASE("nougat padder: one page and no prompt give an empty decoder prompt") 
     return static_cast<MmrtStatus*>(nullptr);
   };
   const int64_t n_tokens[2] = {12, 12};
-  const int32_t ids[2] = {0, 2};
+  const int32_t empty_text[2] = {0, 2};  // the tokenizer's <s> </s> around an empty text
+  const int32_t text[3] = {0, 130, 2};
   MmrtPadArgs args{};
   args.struct_size = MMRT_SIZEOF(MmrtPadArgs, emit);
   args.item_n_tokens = n_tokens;
   args.n_items = 1;
   args.host_ctx = &sink;
   args.emit = emit;
-  mmrt::nougat::NougatPadder padder;
+  mmrt::nougat::NougatPadder padder(0, 2);
   padder.expand(args);
   CHECK(sink.calls == 1);
   CHECK(sink.n_ids == 0);
   CHECK(sink.n_ranges == 0);
+  args.ids = empty_text;
+  args.n_ids = 2;
+  padder.expand(args);
+  CHECK(sink.calls == 2);
+  CHECK(sink.n_ids == 0);
 
   args.n_items = 2;
   CHECK_THROWS_WITH_AS(padder.expand(args), "Nougat reads exactly one page per request, 2 were given", Error);
   args.n_items = 1;
-  args.ids = ids;
-  args.n_ids = 2;
+  args.ids = text;
+  args.n_ids = 3;
   CHECK_THROWS_WITH_AS(padder.expand(args),
-                       "Nougat takes no text prompt (2 prompt ids were given); send the page alone", Error);
-  CHECK(sink.calls == 1);
+                       "Nougat takes no text prompt (the prompt has 1 text token(s)); send the page alone",
+                       Error);
+  CHECK(sink.calls == 2);
 }
