@@ -35,7 +35,7 @@ MmrtKvSpec NougatDecoder::kv_spec() {
 void NougatDecoder::forward(const MmrtDecodeArgs& args) {
   const sdk::Ops ops(kernels_, args.stream);
   scratch_.reset();
-  model_.decoder.forward(ops, kernels_, scratch_, args);
+  model_.decoder.forward(ops, scratch_, args);
 }
 
 }  // namespace mmrt::nougat

@@ -22,22 +22,6 @@ MBartDecoder::Attention load_attention(sdk::Weights& w, const std::string& modul
           sdk::blocks::load_linear(w, module + ".out_proj", D, D, true)};
 }
 
-// Non-causal paged attention of the decoder rows over each sequence's cross cache.
-void cross_attention(const MmrtKernels* kernels, const MmrtStream* stream, const TensorView& q,
-                     MmrtKvLayer layer, const MmrtBatchLayout* layout, float scale, const TensorView& out) {
-  require(MMRT_SDK_HAS_SLOT(kernels, MmrtKernels, paged_attention_ex), MMRT_STATUS_UNIMPLEMENTED,
-          "host lacks kernel paged_attention_ex");
-  MmrtPagedAttentionArgs a{};
-  a.struct_size = MMRT_SIZEOF(MmrtPagedAttentionArgs, out);
-  a.q = q.raw();
-  a.layer = layer;
-  a.layout = layout;
-  a.scale = scale;
-  a.causal = 0;
-  a.out = out.raw();
-  sdk::check(kernels->paged_attention_ex(&a, stream), str("kernel paged_attention_ex(", q.describe(), ")"));
-}
-
 }  // namespace
 
 MBartDecoder::MBartDecoder(const MBartDecoderConfig& c, sdk::Weights& w, const std::string& prefix,
@@ -69,8 +53,7 @@ MBartDecoder::MBartDecoder(const MBartDecoderConfig& c, sdk::Weights& w, const s
   }
 }
 
-void MBartDecoder::forward(const sdk::Ops& ops, const MmrtKernels* kernels, sdk::Scratch& scratch,
-                           const MmrtDecodeArgs& args) const {
+void MBartDecoder::forward(const sdk::Ops& ops, sdk::Scratch& scratch, const MmrtDecodeArgs& args) const {
   const MBartDecoderConfig& c = config_;
   const int64_t n = args.n_tokens, D = c.d_model, H = c.decoder_attention_heads, Dh = c.head_dim();
   require(args.input_ids != nullptr && args.positions != nullptr && args.layout != nullptr &&
@@ -133,7 +116,7 @@ void MBartDecoder::forward(const sdk::Ops& ops, const MmrtKernels* kernels, sdk:
     }
     ops.layer_norm(h, l.encoder_attn_layer_norm.weight, l.encoder_attn_layer_norm.bias, eps, x);
     ops.linear(x, l.encoder_attn.q_proj.weight, l.encoder_attn.q_proj.bias, flat(q));
-    cross_attention(kernels, args.stream, q, args.cross_kv[il], args.cross_layout, scale, attn);
+    ops.paged_attention_ex(q, args.cross_kv[il], args.cross_layout, scale, /*causal=*/false, {}, attn);
     ops.linear(flat(attn), l.encoder_attn.out_proj.weight, l.encoder_attn.out_proj.bias, x);
     ops.add(h, x, h);
     // feed-forward

@@ -54,8 +54,7 @@ class MBartDecoder {
   const MBartDecoderConfig& config() const { return config_; }
 
   // One batched step: args as the decoder role receives them (n_cross_layer = decoder_layers).
-  void forward(const sdk::Ops& ops, const MmrtKernels* kernels, sdk::Scratch& scratch,
-               const MmrtDecodeArgs& args) const;
+  void forward(const sdk::Ops& ops, sdk::Scratch& scratch, const MmrtDecodeArgs& args) const;
 
  private:
   MBartDecoderConfig config_;

@@ -337,12 +337,10 @@ void SwinEncoder::forward(const sdk::Ops& ops, sdk::Scratch& scratch, const Tens
       ops.linear(xw, blk.query.weight, blk.query.bias, q);
       ops.linear(xw, blk.key.weight, blk.key.bias, k);
       ops.linear(xw, blk.value.weight, blk.value.bias, v);
-      const int64_t n_windows = n_images * bt.n_windows;
-      for (int64_t wi = 0; wi < n_windows; ++wi) {
-        auto window = [&](const TensorView& t) { return t.rows(wi * n, n).reshape({n, heads, Dh}); };
-        const TensorView bias = bt.bias->view().rows(wi % bt.bias_period, 1).reshape({heads, n, n});
-        ops.attention(window(q), window(k), window(v), bias, scale, false, window(attn));
-      }
+      auto heads_of = [&](const TensorView& t) { return t.reshape({windowed_rows, heads, Dh}); };
+      ops.attention_varlen(heads_of(q), heads_of(k), heads_of(v), bt.cu_seqlens, bt.cu_seqlens,
+                           bt.bias->view(), static_cast<int32_t>(bt.bias_period), scale, false,
+                           heads_of(attn));
       ops.linear(attn, blk.attention_output.weight, blk.attention_output.bias, xw);
       ops.gather_rows(xw, bt.reverse->view(), back);
       ops.add(h, back, h);

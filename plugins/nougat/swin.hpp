@@ -16,8 +16,7 @@
 //
 // Partition, roll, padding and merging are row gathers from tables computed once per image size (a zero
 // row after the real rows stands for padding). All windows of a block go to the kernel in one
-// attention_varlen call with bias_period = windows per image, or one attention call per window on a host
-// without that slot.
+// attention_varlen call with bias_period = windows per image.
 //
 // Worked example (facebook/nougat-base): 896×672 pixels, p = 4 -> 224×168 = 37632 rows of 128; windows 7×7:
 // stage 0 has 32·24 = 768 windows per image, stages 1-3 run at 112×84, 56×42, 28×21; the output is

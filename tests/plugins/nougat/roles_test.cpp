@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "config.hpp"
-#include "core/backend/cpu_kernels.hpp"
+#include "core/backend/kernels_dispatch.hpp"
 #include "core/backend/weights.hpp"
 #include "core/image/decode.hpp"
 #include "core/image/image_processor.hpp"
@@ -49,62 +49,11 @@ std::string read_text(const fs::path& p) {
   return s.str();
 }
 
-// paged_attention_ex for f32 CPU tensors, written out plainly, for a host whose CPU backend lacks the slot
-// (it is being added to kernels/cpu); the host's own kernel is used as soon as it has one.
-MmrtStatus* reference_paged_attention_ex(const MmrtPagedAttentionArgs* a, const MmrtStream*) {
-  auto f32 = [](const MmrtTensor* t) {
-    return reinterpret_cast<float*>(static_cast<char*>(t->data) + t->byte_offset);
-  };
-  auto i32 = [](const MmrtTensor* t) {
-    return reinterpret_cast<const int32_t*>(static_cast<const char*>(t->data) + t->byte_offset);
-  };
-  const int64_t H = a->q->shape[1], Dh = a->q->shape[2], bs = a->layout->block_size;
-  const int64_t Hkv = a->layer.k->shape[2], max_blocks = a->layout->block_tables->shape[1];
-  const float *q = f32(a->q), *k = f32(a->layer.k), *v = f32(a->layer.v);
-  float* out = f32(a->out);
-  const int32_t *qs = i32(a->layout->query_start), *lens = i32(a->layout->seq_lens);
-  const int32_t* tables = i32(a->layout->block_tables);
-  for (int32_t s = 0; s < a->layout->n_seqs; ++s) {
-    const int64_t n_q = qs[s + 1] - qs[s], L = lens[s];
-    for (int64_t i = 0; i < n_q; ++i) {
-      const int64_t visible = a->causal ? L - n_q + i + 1 : L;
-      for (int64_t h = 0; h < H; ++h) {
-        const float* qi = q + ((qs[s] + i) * H + h) * Dh;
-        std::vector<double> p(static_cast<size_t>(visible));
-        double mx = -1e300, sum = 0;
-        auto row = [&](const float* cache, int64_t j) {
-          const int64_t slot = int64_t(tables[s * max_blocks + j / bs]) * bs + j % bs;
-          return cache + (slot * Hkv + h / (H / Hkv)) * Dh;
-        };
-        for (int64_t j = 0; j < visible; ++j) {
-          double dot = 0;
-          for (int64_t d = 0; d < Dh; ++d) dot += double(qi[d]) * row(k, j)[d];
-          p[j] = dot * a->scale;
-          mx = std::max(mx, p[j]);
-        }
-        for (double& x : p) sum += (x = std::exp(x - mx));
-        float* o = out + ((qs[s] + i) * H + h) * Dh;
-        for (int64_t d = 0; d < Dh; ++d) {
-          double acc = 0;
-          for (int64_t j = 0; j < visible; ++j) acc += p[j] / sum * row(v, j)[d];
-          o[d] = static_cast<float>(acc);
-        }
-      }
-    }
-  }
-  return nullptr;
-}
-
 // The CPU kernel table as plugins see it, registered once for this process.
 void register_host() {
-  static MmrtKernels kernels = *backend::cpu_kernels();
   static const bool done = [] {
     sdk::set_host(plugin::host_api());
-    if (!MMRT_SDK_HAS_SLOT(&kernels, MmrtKernels, paged_attention_ex)) {
-      kernels.struct_size = MMRT_SIZEOF(MmrtKernels, paged_attention_ex);
-      kernels.paged_attention_ex = &reference_paged_attention_ex;
-    }
-    plugin::register_host_extension(MMRT_KERNELS_EXTENSION, &kernels);
+    plugin::register_host_extension(MMRT_KERNELS_EXTENSION, backend::dispatch_kernels());
     return true;
   }();
   (void)done;
