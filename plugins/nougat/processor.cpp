@@ -213,9 +213,9 @@ void NougatProcessor::process(const MmrtImage& image, MmrtProcessorOutput& out) 
   }
 
   const int64_t n_tokens = swin_output_rows(encoder_, current.height, current.width);
-  const int64_t shape[4] = {1, 3, current.height, current.width};
+  const int64_t shape[3] = {3, current.height, current.width};
   void* data = nullptr;
-  sdk::check(out.alloc_tensor(out.host_ctx, "pixel_values", sdk::kF32, 4, shape, &data),
+  sdk::check(out.alloc_tensor(out.host_ctx, "pixel_values", sdk::kF32, 3, shape, &data),
              "allocating pixel_values");
   const MmrtImage src = current.view();
   sdk::check(
