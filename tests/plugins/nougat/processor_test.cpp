@@ -15,10 +15,7 @@
 #include <vector>
 
 #include "config.hpp"
-#include "core/backend/image_service.hpp"
-#include "core/image/decode.hpp"
-#include "core/plugin/host_api.hpp"
-#include "mmrt/host.hpp"
+#include "fixture.hpp"
 #include "processor.hpp"
 
 namespace fs = std::filesystem;
@@ -26,74 +23,21 @@ using namespace mmrt;
 
 namespace {
 
-const fs::path kSource = fs::path(MMRT_SOURCE_DIR) / "tests" / "fixtures";
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  REQUIRE(in);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+const fs::path kSource = test::kFixtureRoot;
 
 std::vector<float> read_floats(const fs::path& p) {
-  const std::string bytes = read_text(p);
+  const std::string bytes = test::read_file(p);
   std::vector<float> values(bytes.size() / 4);
   std::memcpy(values.data(), bytes.data(), values.size() * 4);  // fixtures are little-endian, like the host
   return values;
 }
 
-void register_image_service() {
-  static const bool done = [] {
-    sdk::set_host(plugin::host_api());
-    plugin::register_host_extension(MMRT_IMAGE_EXTENSION, backend::image_service());
-    return true;
-  }();
-  (void)done;
-}
-
-// What process() wrote: pixel_values and n_tokens.
-struct Output {
-  std::vector<int64_t> shape;
-  std::vector<float> values;
-  int64_t n_tokens = 0;
-};
-
-Output run(nougat::NougatProcessor& processor, const fs::path& image_file) {
-  const std::string bytes = read_text(image_file);
-  const image::Image decoded =
-      image::decode_image({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
-  MmrtImage img{};
-  img.struct_size = MMRT_SIZEOF(MmrtImage, alpha);
-  img.width = decoded.width;
-  img.height = decoded.height;
-  img.rgb = decoded.rgb.data();
-  img.alpha = decoded.has_alpha() ? decoded.alpha.data() : nullptr;
-  Output out;
-  MmrtProcessorOutput sink{};
-  sink.struct_size = MMRT_SIZEOF(MmrtProcessorOutput, n_tokens);
-  sink.host_ctx = &out;
-  sink.alloc_tensor = [](void* ctx, const char* name, MmrtDataType, int32_t ndim, const int64_t* shape,
-                         void** data) -> MmrtStatus* {
-    auto* o = static_cast<Output*>(ctx);
-    REQUIRE(std::string(name) == "pixel_values");
-    o->shape.assign(shape, shape + ndim);
-    int64_t n = 1;
-    for (int i = 0; i < ndim; ++i) n *= shape[i];
-    o->values.resize(static_cast<size_t>(n));
-    *data = o->values.data();
-    return nullptr;
-  };
-  processor.process(img, sink);
-  out.n_tokens = sink.n_tokens;
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("nougat processor: the image fixtures' Nougat cases match Transformers") {
-  register_image_service();
-  const boost::json::value manifest = boost::json::parse(read_text(kSource / "images" / "manifest.json"));
+  test::register_host();
+  const boost::json::value manifest =
+      boost::json::parse(test::read_file(kSource / "images" / "manifest.json"));
   std::map<std::string, std::unique_ptr<nougat::NougatProcessor>> processors;
   int n_cases = 0, n_exact = 0;
   for (const auto& v : manifest.at("process").as_array()) {
@@ -105,11 +49,11 @@ TEST_CASE("nougat processor: the image fixtures' Nougat cases match Transformers
     if (!processor) {
       processor = std::make_unique<nougat::NougatProcessor>(
           nougat::parse_nougat_processor_config(
-              read_text(kSource / "images" / "configs" / (config + ".json"))),
+              test::read_file(kSource / "images" / "configs" / (config + ".json"))),
           nougat::SwinConfig{});
     }
-    const Output out =
-        run(*processor, kSource / "images" / "sources" / std::string(entry.at("image").as_string()));
+    const test::ProcessedPage out = test::process_page(
+        *processor, kSource / "images" / "sources" / std::string(entry.at("image").as_string()));
     CHECK(out.shape == boost::json::value_to<std::vector<int64_t>>(entry.at("shape")));
     const std::vector<float> expected = read_floats(kSource / "images" / "processed" / (name + ".f32"));
     REQUIRE(out.values.size() == expected.size());
@@ -125,24 +69,17 @@ TEST_CASE("nougat processor: the image fixtures' Nougat cases match Transformers
 }
 
 TEST_CASE("nougat processor: the fixture pages give Transformers' pixel_values and the encoder's row count") {
-  register_image_service();
-  const boost::json::value goldens = boost::json::parse(read_text(kSource / "nougat" / "goldens.json"));
+  test::register_host();
+  const boost::json::value goldens = boost::json::parse(test::read_file(kSource / "nougat" / "goldens.json"));
   for (const auto& v : goldens.as_array()) {
     const auto& c = v.as_object();
     CAPTURE(std::string(c.at("name").as_string()));
     const fs::path dir = kSource / "nougat" / std::string(c.at("model").as_string());
-    const fs::path processor_file = fs::exists(dir / "preprocessor_config.json")
-                                        ? dir / "preprocessor_config.json"
-                                        : dir / "processor_config.json";
-    const boost::json::value file = boost::json::parse(read_text(processor_file));
-    const boost::json::object* nested = file.as_object().if_contains("image_processor")
-                                            ? &file.as_object().at("image_processor").as_object()
-                                            : nullptr;
-    const std::string settings = nested ? boost::json::serialize(*nested) : boost::json::serialize(file);
-    const nougat::NougatConfig config = nougat::parse_nougat_config(read_text(dir / "config.json"));
+    const std::string settings = test::processor_settings(dir);
+    const nougat::NougatConfig config = nougat::parse_nougat_config(test::read_file(dir / "config.json"));
     nougat::NougatProcessor processor(nougat::parse_nougat_processor_config(settings), config.encoder);
-    const Output out =
-        run(processor, kSource / "nougat" / std::string(c.at("images").as_array()[0].as_string()));
+    const test::ProcessedPage out = test::process_page(
+        processor, kSource / "nougat" / std::string(c.at("images").as_array()[0].as_string()));
     const auto& want = c.at("pixel_values").as_object();
     CHECK(out.shape == boost::json::value_to<std::vector<int64_t>>(want.at("shape")));
     const auto& head = want.at("head").as_array();
@@ -156,7 +93,7 @@ TEST_CASE("nougat processor: the fixture pages give Transformers' pixel_values a
 }
 
 TEST_CASE("nougat processor: the fingerprint names every setting") {
-  register_image_service();
+  test::register_host();
   nougat::NougatProcessor a(nougat::parse_nougat_processor_config(R"({"size": {"height": 64, "width": 48}})"),
                             nougat::SwinConfig{});
   nougat::NougatProcessor b(nougat::parse_nougat_processor_config(R"({"size": {"height": 64, "width": 48},

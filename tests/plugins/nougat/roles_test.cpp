@@ -17,15 +17,11 @@
 #include <vector>
 
 #include "config.hpp"
-#include "core/backend/kernels_dispatch.hpp"
 #include "core/backend/weights.hpp"
-#include "core/image/decode.hpp"
-#include "core/image/image_processor.hpp"
 #include "core/model/checkpoint.hpp"
-#include "core/plugin/host_api.hpp"
 #include "decoder.hpp"
 #include "encoder.hpp"
-#include "mmrt/host.hpp"
+#include "fixture.hpp"
 #include "model.hpp"
 
 namespace fs = std::filesystem;
@@ -40,23 +36,6 @@ boost::json::value read_json(const fs::path& p) {
   std::stringstream s;
   s << in.rdbuf();
   return boost::json::parse(s.str());
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// The CPU kernel table as plugins see it, registered once for this process.
-void register_host() {
-  static const bool done = [] {
-    sdk::set_host(plugin::host_api());
-    plugin::register_host_extension(MMRT_KERNELS_EXTENSION, backend::dispatch_kernels());
-    return true;
-  }();
-  (void)done;
 }
 
 struct Case {
@@ -88,23 +67,23 @@ struct Loaded {
       : dir(kFixtures / folder),
         checkpoint(model::Checkpoint::open(dir)),
         store(checkpoint, sdk::kCpu, sdk::kF32),
-        config(nougat::parse_nougat_config(read_text(dir / "config.json"))) {
-    register_host();
+        config(nougat::parse_nougat_config(test::read_file(dir / "config.json"))) {
+    test::register_host();
     sdk::Weights w(store.api(), store.handle(), sdk::kF32, nougat::checkpoint_layouts());
     model = std::make_unique<nougat::NougatModel>(config, w, sdk::kCpu);
     w.finish();
     encoder = std::make_unique<nougat::NougatEncoder>(*model, sdk::kCpu, sdk::kF32);
-    processor = image::make_image_processor(image::load_preprocessor_config(dir));
+    processor = std::make_unique<nougat::NougatProcessor>(
+        nougat::parse_nougat_processor_config(test::processor_settings(dir)), config.encoder);
   }
 
-  // The processor's pixel_values of one page, [1, 3, H, W].
+  // The plugin processor's pixel_values of one page, as [1, 3, H, W].
   std::vector<float> pixels(const std::string& image_file, int64_t shape[4]) {
-    std::ifstream in(kFixtures / image_file, std::ios::binary);
-    std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), {}};
-    const image::ProcessedImage processed = processor->process(image::decode_image(bytes));
+    test::ProcessedPage page = test::process_page(*processor, kFixtures / image_file);
+    REQUIRE(page.shape.size() == 3);
     shape[0] = 1;
-    for (int i = 0; i < 3; ++i) shape[i + 1] = processed.shape[i];
-    return processed.pixel_values;
+    for (int i = 0; i < 3; ++i) shape[i + 1] = page.shape[i];
+    return std::move(page.values);
   }
 
   // The Swin encoder's own output (last_hidden_state) [rows, encoder hidden].
@@ -171,7 +150,7 @@ struct Loaded {
   nougat::NougatConfig config;
   std::unique_ptr<nougat::NougatModel> model;
   std::unique_ptr<nougat::NougatEncoder> encoder;
-  std::unique_ptr<image::ImageProcessor> processor;
+  std::unique_ptr<nougat::NougatProcessor> processor;
   std::map<std::string, std::pair<std::vector<float>, int64_t>> memories;
 };
 
