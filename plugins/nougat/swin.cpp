@@ -289,7 +289,9 @@ void SwinEncoder::forward(const sdk::Ops& ops, sdk::Scratch& scratch, const Tens
           str("Swin encoder: out ", out.describe(), ", expected [", out_rows, ", ", c.hidden_size(), "]"));
   const Plan& plan = plan_for(ops, n_images, height, width);
   const MmrtDataType dt = pixels.dtype();
-  const float eps = static_cast<float>(c.layer_norm_eps);
+  const float eps = static_cast<float>(c.layer_norm_eps);  // the blocks' norms
+  // embeddings.norm and downsample.norm are nn.LayerNorm with its default eps, whatever layer_norm_eps says.
+  const float default_eps = 1e-5f;
   const TensorView zeros = plan.zeros->view();
 
   // The residual stream h of a stage lives in rows [0, rows) of a buffer whose row `rows` is zero, so
@@ -309,7 +311,7 @@ void SwinEncoder::forward(const sdk::Ops& ops, sdk::Scratch& scratch, const Tens
     ops.patch_embed(pixels.rows(img, 1).reshape({c.num_channels, height, width}), patch_projection_weight_,
                     patch_projection_bias_, embedded.rows(img * patches, patches));
   }
-  ops.layer_norm(embedded, embeddings_norm_.weight, embeddings_norm_.bias, eps, h_buf.rows(0, rows));
+  ops.layer_norm(embedded, embeddings_norm_.weight, embeddings_norm_.bias, default_eps, h_buf.rows(0, rows));
 
   for (int64_t s = 0; s < c.n_stages(); ++s) {
     const Stage& stage = stages_[s];
@@ -361,7 +363,7 @@ void SwinEncoder::forward(const sdk::Ops& ops, sdk::Scratch& scratch, const Tens
       ops.gather_rows(h_buf, st.merge[qi]->view(), quarter);
       ops.copy(quarter, merged.cols(qi * C, C));
     }
-    ops.layer_norm(merged, stage.downsample_norm.weight, stage.downsample_norm.bias, eps, normed);
+    ops.layer_norm(merged, stage.downsample_norm.weight, stage.downsample_norm.bias, default_eps, normed);
     h_buf = padded_rows(next_rows, 2 * C);
     ops.linear(normed, stage.downsample_reduction.weight, {}, h_buf.rows(0, next_rows));
     rows = next_rows;
