@@ -17,6 +17,7 @@
 #include "encoder.hpp"
 #include "mmrt/plugin.hpp"
 #include "mmrt/weights.hpp"
+#include "mmrt_plugin_identity.hpp"
 #include "model.hpp"
 #include "padder.hpp"
 #include "processor.hpp"
@@ -59,19 +60,10 @@ std::unique_ptr<sdk::Instance> create(const MmrtCreateArgs& args) {
   return instance;
 }
 
-constexpr const char* kArchitectures[] = {"VisionEncoderDecoderModel"};
-constexpr const char* kRoles[] = {MMRT_ROLE_PROCESSOR, MMRT_ROLE_ENCODER, MMRT_ROLE_PADDER,
-                                  MMRT_ROLE_DECODER};
-
 }  // namespace
 }  // namespace mmrt::nougat
 
-// id, version, architectures and roles must match mmrt_add_plugin in CMakeLists.txt (the host compares
-// them with the manifest). The plugin needs host minor 1: image primitives, paged_attention_ex and the
-// encoder-decoder fields of MmrtKvSpec and MmrtDecodeArgs.
-MMRT_SDK_DEFINE_PLUGIN({.id = "org.mmrt.nougat",
-                        .version = "0.1.0",
-                        .architectures = mmrt::nougat::kArchitectures,
-                        .roles = mmrt::nougat::kRoles,
-                        .create = &mmrt::nougat::create,
-                        .required_host_minor = 1})
+// The id, version, architectures, roles and required host minor are mmrt_add_plugin's in CMakeLists.txt
+// (mmrt_plugin_identity.hpp). The plugin needs host minor 1: image primitives, attention_varlen,
+// paged_attention_ex and the encoder-decoder fields of MmrtKvSpec and MmrtDecodeArgs.
+MMRT_SDK_DEFINE_PLUGIN({.create = &mmrt::nougat::create})
