@@ -12,7 +12,7 @@
 namespace mmrt::test {
 
 // One row per plugin: the folder under tests/fixtures whose goldens.json it must reproduce.
-inline const char* const kPluginFixtures[] = {"llava", "blip2"};
+inline const char* const kPluginFixtures[] = {"llava", "blip2", "nougat"};
 
 inline std::filesystem::path fixture_dir(const char* fixture) {
   return kSourceDir / "tests" / "fixtures" / fixture;
@@ -20,6 +20,16 @@ inline std::filesystem::path fixture_dir(const char* fixture) {
 
 inline std::vector<int64_t> ints(const boost::json::value& v) {
   return boost::json::value_to<std::vector<int64_t>>(v);
+}
+
+// Whether `mmrt generate --json` output `got` has golden case `c`'s prompt: the same prompt ids, or, for an
+// encoder-decoder model that reads pixels only (Nougat: Transformers has no prompt ids, prompt_token_ids is
+// null), as many prompt tokens as Transformers' encoder output has rows (mmrt counts the memory).
+inline bool prompt_matches(const boost::json::object& got, const boost::json::object& c) {
+  if (c.at("prompt_token_ids").is_null()) {
+    return got.at("usage").at("prompt_tokens").as_int64() == c.at("encoder_input_rows").as_int64();
+  }
+  return ints(got.at("prompt_token_ids")) == ints(c.at("prompt_token_ids"));
 }
 
 // `mmrt generate --json` for golden case `c` of fixture folder `dir`, greedy, with the top-5 log-probs.
