@@ -476,6 +476,11 @@ void encoder_calls(Subject& s, const void* table) {
 // padder
 // -----------------------------------------------------------------------------------------------------
 
+struct KvSpec {
+  MmrtKvSpec spec{};
+  bool operator==(const KvSpec& other) const { return std::memcmp(&spec, &other.spec, sizeof(spec)) == 0; }
+};
+
 struct PadResult {
   std::vector<int32_t> ids;
   int64_t n_ranges = 0;
@@ -495,18 +500,48 @@ MmrtStatus* record_emit(void* ctx, const int32_t* ids, int64_t n_ids, const Mmrt
   return nullptr;
 }
 
-// A text prompt without media: the padder must emit it once.
+MmrtStatus* ignore_encoder_input(void*, const int32_t*, int64_t, const MmrtPlaceholderRange*, int64_t) {
+  return nullptr;
+}
+
+KvSpec kv_spec(Subject& s, const MmrtDecoderRole& role);
+
+// Whether the instance's decoder cross-attends to an encoder memory (its KV spec's n_cross_layer).
+bool is_encoder_decoder(Subject& s);
+
+// The test image's token count through the instance's processor, or 0 when it has none.
+int64_t test_image_tokens(Subject& s);
+
+// A text prompt without media, or for an encoder-decoder model whose padder may insist on its image the
+// processed test image with no text: the padder must emit the decoder prompt once.
 PadResult pad_text(Subject& s, const MmrtPadderRole& role) {
   const int32_t ids[] = {1, 2, 3, 4};
+  const bool encoder_decoder = is_encoder_decoder(s);
+  const int64_t n_tokens = encoder_decoder ? test_image_tokens(s) : 0;
+  MmrtItemData item{};
+  item.struct_size = MMRT_SIZEOF(MmrtItemData, tensors);
+  const MmrtItemData* items[] = {&item};
+  MmrtImage size{};
+  size.struct_size = MMRT_SIZEOF(MmrtImage, alpha);
+  size.width = size.height = 32;
+  const MmrtImage* sizes[] = {&size};
   PadResult result;
   MmrtPadArgs args{};
-  args.struct_size = MMRT_SIZEOF(MmrtPadArgs, emit_positions);
+  args.struct_size = MMRT_SIZEOF(MmrtPadArgs, emit_encoder_input);
   args.ids = ids;
-  args.n_ids = 4;
+  args.n_ids = n_tokens > 0 ? 0 : 4;
+  if (n_tokens > 0) {
+    args.item_n_tokens = &n_tokens;
+    args.n_items = 1;
+    args.images = sizes;
+  }
+  args.item_data = items;
   args.host_ctx = &result;
   args.emit = &record_emit;
-  expect_ok(plugin_call("padder.expand", [&] { return role.expand(handle(s), &args); }),
-            "padder.expand of a 4-token prompt without media");
+  args.emit_encoder_input = &ignore_encoder_input;
+  const std::string what = n_tokens > 0 ? "padder.expand of the test image without text"
+                                        : "padder.expand of a 4-token prompt without media";
+  expect_ok(plugin_call("padder.expand", [&] { return role.expand(handle(s), &args); }), what);
   if (result.emits != 1)
     fail("padder.expand called emit " + std::to_string(result.emits) + " times, not once");
   return result;
@@ -535,14 +570,10 @@ void padder_concurrent(Subject& s, const void* table) {
 // decoder
 // ----------------------------------------------------------------------------------------------------
 
-struct KvSpec {
-  MmrtKvSpec spec{};
-  bool operator==(const KvSpec& other) const { return std::memcmp(&spec, &other.spec, sizeof(spec)) == 0; }
-};
 
 KvSpec kv_spec(Subject& s, const MmrtDecoderRole& role) {
   KvSpec out;
-  out.spec.struct_size = MMRT_SIZEOF(MmrtKvSpec, max_position);
+  out.spec.struct_size = MMRT_SIZEOF(MmrtKvSpec, max_encoder_len);
   expect_ok(plugin_call("decoder.kv_spec", [&] { return role.kv_spec(handle(s), &out.spec); }),
             "decoder.kv_spec");
   return out;
@@ -591,6 +622,7 @@ void decode_prompt(Subject& s, const MmrtDecoderRole& role, const MmrtKvSpec& sp
     ids.push_back(int32_t((i + 1) % spec.vocab_size));
     slots.push_back(i);
   }
+  if (spec.n_cross_layer > 0) ids[0] = spec.decoder_start_token_id;
   for (int32_t axis = 0; axis < spec.position_axes; ++axis) {
     for (int32_t i = 0; i < kTokens; ++i) positions.push_back(i);
   }
@@ -627,8 +659,39 @@ void decode_prompt(Subject& s, const MmrtDecoderRole& role, const MmrtKvSpec& sp
   args.logits_rows = &logits_rows_t;
   args.logits = &logits_t;
   args.stream = &stream;
+
+  // Encoder-decoder models: a memory of kTokens rows stored into a fresh cross cache on this first step.
+  const int32_t cross_heads = spec.cross_n_head_kv > 0 ? spec.cross_n_head_kv : spec.n_head_kv;
+  const int32_t cross_dim = spec.cross_head_dim > 0 ? spec.cross_head_dim : spec.head_dim;
+  const int64_t memory_dim = spec.memory_dim > 0 ? spec.memory_dim : spec.hidden_size;
+  std::vector<int64_t> cross_shape = {1, kBlockSize, cross_heads, cross_dim};
+  std::vector<std::vector<float>> cross_k(
+      size_t(spec.n_cross_layer), std::vector<float>(size_t(kBlockSize * cross_heads * cross_dim), 0.0f));
+  std::vector<std::vector<float>> cross_v = cross_k;
+  std::vector<MmrtTensor> cross_k_tensors, cross_v_tensors;
+  for (int32_t il = 0; il < spec.n_cross_layer; ++il) {
+    cross_k_tensors.push_back(cpu_tensor(cross_k[size_t(il)], cross_shape, kF32));
+    cross_v_tensors.push_back(cpu_tensor(cross_v[size_t(il)], cross_shape, kF32));
+  }
+  std::vector<MmrtKvLayer> cross_kv;
+  for (size_t il = 0; il < cross_k_tensors.size(); ++il)
+    cross_kv.push_back({&cross_k_tensors[il], &cross_v_tensors[il]});
+  std::vector<float> memory(size_t(kTokens * memory_dim));
+  for (size_t i = 0; i < memory.size(); ++i) memory[i] = float(i % 7) * 0.01f;
+  std::vector<int64_t> memory_shape = {kTokens, memory_dim};
+  std::vector<int32_t> cross_lens = {kTokens};
+  MmrtTensor memory_t = cpu_tensor(memory, memory_shape, kF32),
+             cross_lens_t = cpu_tensor(cross_lens, one_shape, kI32);
+  MmrtBatchLayout cross_layout = layout;
+  cross_layout.seq_lens = &cross_lens_t;
+  if (spec.n_cross_layer > 0) {
+    args.encoder_states = &memory_t;
+    args.cross_layout = &cross_layout;
+    args.cross_kv = cross_kv.data();
+  }
   expect_ok(plugin_call("decoder.forward", [&] { return role.forward(handle(s), &args); }),
-            "decoder.forward of a 4-token prompt");
+            spec.n_cross_layer > 0 ? "decoder.forward of a 4-token prompt over a 4-row memory"
+                                   : "decoder.forward of a 4-token prompt");
   for (float x : logits) {
     if (!std::isfinite(x)) fail("decoder.forward left a non-finite logit for a 4-token prompt");
   }
@@ -650,6 +713,17 @@ void decoder_calls(Subject& s, const void* table) {
     fail("decoder.kv_spec reported an implausibly large model");
   }
   decode_prompt(s, role, spec);
+}
+
+bool is_encoder_decoder(Subject& s) {
+  const void* table = plugin_call("get_role", [&] { return s.api().get_role(handle(s), MMRT_ROLE_DECODER); });
+  return table && kv_spec(s, *static_cast<const MmrtDecoderRole*>(table)).spec.n_cross_layer > 0;
+}
+
+int64_t test_image_tokens(Subject& s) {
+  const void* table =
+      plugin_call("get_role", [&] { return s.api().get_role(handle(s), MMRT_ROLE_PROCESSOR); });
+  return table ? process_test_image(s, *static_cast<const MmrtProcessorRole*>(table)).n_tokens : 0;
 }
 
 void decoder_concurrent(Subject& s, const void* table) {

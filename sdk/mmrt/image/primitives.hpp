@@ -15,6 +15,8 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "mmrt/host.hpp"
@@ -63,9 +65,9 @@ class Primitives {
   }
   RgbImage resize(const MmrtImage& src, int32_t width, int32_t height, int32_t filter,
                   double reducing_gap = 0.0) const {
-    RgbImage out = blank(width, height);
-    check(api_->resize(&src, width, height, filter, reducing_gap, out.rgb.data()),
-          str("image resize ", src.width, "x", src.height, " -> ", width, "x", height));
+    const std::string what = str("image resize ", src.width, "x", src.height, " -> ", width, "x", height);
+    RgbImage out = blank(width, height, what);
+    check(api_->resize(&src, width, height, filter, reducing_gap, out.rgb.data()), what);
     return out;
   }
   RgbImage crop(const MmrtImage& src, int32_t x0, int32_t y0, int32_t width, int32_t height) const {
@@ -94,9 +96,9 @@ class Primitives {
   }
 
  private:
-  static RgbImage blank(int32_t width, int32_t height) {
+  static RgbImage blank(int32_t width, int32_t height, std::string_view what = "image") {
     require(width > 0 && height > 0 && int64_t(width) * height <= (int64_t(1) << 28),
-            MMRT_STATUS_INVALID_ARGUMENT, str("invalid image size ", width, "x", height));
+            MMRT_STATUS_INVALID_ARGUMENT, str(what, ": invalid image size ", width, "x", height));
     RgbImage out;
     out.width = width;
     out.height = height;
