@@ -22,10 +22,12 @@ MODEL = "llava_default"
 
 
 def model_dir(name=MODEL):
+    """A model folder under tests/fixtures/llava, or `name` itself when it is an absolute path."""
     return os.path.join(FIXTURES, name)
 
 
 def image_path(name):
+    """An image under tests/fixtures/llava/images, or `name` itself when it is an absolute path."""
     return os.path.join(FIXTURES, "images", name)
 
 

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace fs = std::filesystem;
 using namespace mmrt;
@@ -61,34 +62,45 @@ TEST_CASE("plugins reproduce the Transformers goldens through mmrt generate") {
       ++n_cases;
     }
   }
-  CHECK(n_cases >= 11);
+  CHECK(n_cases >= 21);
 }
 
 TEST_CASE("mmrt preprocess reports the processor output Transformers computed") {
-  const fs::path dir = test::fixture_dir("llava");
-  const boost::json::value goldens = test::read_json(dir / "goldens.json");
-  for (const auto& cv : goldens.as_array()) {
-    const auto& c = cv.as_object();
-    if (c.at("images").as_array().empty()) continue;
-    CAPTURE(std::string(c.at("name").as_string()));
-    const std::string cmd =
-        test::shell_quote(test::kMmrt.string()) + " preprocess --json --plugin-dirs " +
-        test::shell_quote(test::kPluginDir.string()) + " --model " +
-        test::shell_quote((dir / std::string(c.at("model").as_string())).string()) + " --image " +
-        test::shell_quote((dir / std::string(c.at("images").as_array()[0].as_string())).string());
-    const test::CommandResult r = test::run_command(cmd + " 2>/dev/null");
-    REQUIRE(r.exit_code == 0);
-    const auto got = boost::json::parse(r.out).as_object();
-    const auto& want = c.at("pixel_values").as_object();
-    const auto& gp = got.at("pixel_values").as_object();
-    CHECK(test::ints(gp.at("shape")) == test::ints(want.at("shape")));
-    const auto& wh = want.at("head").as_array();
-    const auto& gh = gp.at("head").as_array();
-    REQUIRE(gh.size() == wh.size());
-    for (size_t i = 0; i < wh.size(); ++i)
-      CHECK(std::abs(gh[i].to_number<double>() - wh[i].to_number<double>()) <= 0.02);
-    const double n = double(test::ints(want.at("shape"))[0] * test::ints(want.at("shape"))[1] *
-                            test::ints(want.at("shape"))[2]);
-    CHECK(std::abs(gp.at("sum").to_number<double>() - want.at("sum").to_number<double>()) / n <= 0.002);
+  int n_cases = 0;
+  for (const char* fixture : test::kPluginFixtures) {
+    const fs::path dir = test::fixture_dir(fixture);
+    const boost::json::value goldens = test::read_json(dir / "goldens.json");
+    for (const auto& cv : goldens.as_array()) {
+      const auto& c = cv.as_object();
+      if (c.at("images").as_array().empty()) continue;
+      CAPTURE(std::string(c.at("name").as_string()));
+      const std::string cmd =
+          test::shell_quote(test::kMmrt.string()) + " preprocess --json --plugin-dirs " +
+          test::shell_quote(test::kPluginDir.string()) + " --model " +
+          test::shell_quote((dir / std::string(c.at("model").as_string())).string()) + " --image " +
+          test::shell_quote((dir / std::string(c.at("images").as_array()[0].as_string())).string());
+      const test::CommandResult r = test::run_command(cmd + " 2>/dev/null");
+      REQUIRE(r.exit_code == 0);
+      const auto got = boost::json::parse(r.out).as_object();
+      const auto& want = c.at("pixel_values").as_object();
+      const auto& gp = got.at("pixel_values").as_object();
+      const std::vector<int64_t> shape = test::ints(want.at("shape"));
+      CHECK(test::ints(gp.at("shape")) == shape);
+      const auto& wh = want.at("head").as_array();
+      const auto& gh = gp.at("head").as_array();
+      REQUIRE(gh.size() == wh.size());
+      for (size_t i = 0; i < wh.size(); ++i)
+        CHECK(std::abs(gh[i].to_number<double>() - wh[i].to_number<double>()) <= 0.02);
+      double n = 1;
+      for (int64_t d : shape) n *= double(d);
+      CHECK(std::abs(gp.at("sum").to_number<double>() - want.at("sum").to_number<double>()) / n <= 0.002);
+      // Processors with per-image metadata (Qwen2-VL) report the grid and the token count too.
+      if (want.contains("image_grid_thw")) {
+        CHECK(test::ints(got.at("image_grid_thw").as_array().at(0)) == test::ints(want.at("image_grid_thw")));
+        CHECK(got.at("num_image_tokens").as_int64() == want.at("num_image_tokens").as_int64());
+      }
+      ++n_cases;
+    }
   }
+  CHECK(n_cases >= 18);
 }
