@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include <iomanip>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -170,12 +172,15 @@ ImageProcessorConfig parse_image_processor_config(std::string_view json, const V
 }
 
 std::string ImageProcessorConfig::fingerprint() const {
-  return str("Qwen2VLImageProcessor(pil;convert_rgb=", do_convert_rgb, ";resize=", do_resize,
-             ";min_pixels=", min_pixels, ";max_pixels=", max_pixels, ";resample=", resample,
-             ";rescale=", do_rescale, ":", rescale_factor, ";normalize=", do_normalize, ":", image_mean[0],
-             ",", image_mean[1], ",", image_mean[2], "/", image_std[0], ",", image_std[1], ",", image_std[2],
-             ";patch_size=", patch_size, ";temporal_patch_size=", temporal_patch_size,
-             ";merge_size=", merge_size, ")");
+  std::ostringstream out;
+  out << std::setprecision(17);  // every digit counts: the string keys the host's caches
+  out << "Qwen2VLImageProcessor(pil;convert_rgb=" << do_convert_rgb << ";resize=" << do_resize
+      << ";min_pixels=" << min_pixels << ";max_pixels=" << max_pixels << ";resample=" << resample
+      << ";rescale=" << do_rescale << ":" << rescale_factor << ";normalize=" << do_normalize << ":"
+      << image_mean[0] << "," << image_mean[1] << "," << image_mean[2] << "/" << image_std[0] << ","
+      << image_std[1] << "," << image_std[2] << ";patch_size=" << patch_size
+      << ";temporal_patch_size=" << temporal_patch_size << ";merge_size=" << merge_size << ")";
+  return out.str();
 }
 
 }  // namespace mmrt::qwen2_vl
