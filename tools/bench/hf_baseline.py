@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Transformers on the same checkpoint and request shape as `mmrt bench --mode offline`, for side-by-side numbers.
 
-Each request: one random image of --image-size, "USER: <image>\\n" followed by --input-len random ordinary
-tokens, " ASSISTANT:", then exactly --output-len generated tokens (EOS ignored), --batch requests per
-generate() call. Reports TTFT (a one-token generate of the batch), TPOT ((full - TTFT) / (output_len - 1)),
+Each request: one random image of --image-size and --input-len random ordinary tokens in the model's prompt
+format (LLaVA: "USER: <image>\\n" ... " ASSISTANT:"; Qwen2-VL: its chat template with the image first), then
+exactly --output-len generated tokens (EOS ignored), --batch requests per generate() call. Reports TTFT (a one-token generate of the batch), TPOT ((full - TTFT) / (output_len - 1)),
 output tokens/s, and vision tower + projector images/s at the batch size, as JSON.
 
     python3 tools/bench/hf_baseline.py --model /tmp/llava-7b-random --device cuda --dtype fp16 \\
@@ -11,13 +11,17 @@ output tokens/s, and vision tower + projector images/s at the batch size, as JSO
 """
 import argparse
 import json
+import pathlib
 import statistics
+import sys
 import time
 
 import numpy as np
 import torch
 from PIL import Image
-from transformers import AutoProcessor, LlavaForConditionalGeneration
+from transformers import AutoProcessor, LlavaForConditionalGeneration, Qwen2VLForConditionalGeneration
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "fixtures"))
 
 
 def sync(device):
@@ -40,8 +44,16 @@ def main():
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype]
     w, h = (int(x) for x in args.image_size.split("x"))
 
-    processor = AutoProcessor.from_pretrained(args.model)
-    model = LlavaForConditionalGeneration.from_pretrained(args.model, dtype=dtype).to(args.device).eval()
+    architecture = json.loads((pathlib.Path(args.model) / "config.json").read_text())["architectures"][0]
+    qwen2_vl = architecture == "Qwen2VLForConditionalGeneration"
+    if qwen2_vl:
+        from make_qwen2_vl_fixtures import allow_missing_video_processor, load_processor
+        allow_missing_video_processor()
+        processor = load_processor(args.model)
+        model = Qwen2VLForConditionalGeneration.from_pretrained(args.model, dtype=dtype).to(args.device).eval()
+    else:
+        processor = AutoProcessor.from_pretrained(args.model)
+        model = LlavaForConditionalGeneration.from_pretrained(args.model, dtype=dtype).to(args.device).eval()
     rng = np.random.default_rng(args.seed)
     images = [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for _ in range(args.batch)]
     words = ["the", "a", "cat", "on", "mat", "blue", "sky", "house", "tree", "red"]
@@ -49,7 +61,12 @@ def main():
     for _ in range(args.batch):
         text = " ".join(rng.choice(words, size=4 * args.input_len))
         ids = processor.tokenizer(text, add_special_tokens=False).input_ids[: args.input_len]
-        prompts.append("USER: <image>\n" + processor.tokenizer.decode(ids) + " ASSISTANT:")
+        text = processor.tokenizer.decode(ids)
+        if qwen2_vl:
+            messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
+            prompts.append(processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
+        else:
+            prompts.append("USER: <image>\n" + text + " ASSISTANT:")
     inputs = processor(images=images, text=prompts, return_tensors="pt", padding=True).to(args.device)
     inputs["pixel_values"] = inputs["pixel_values"].to(dtype)
     gen = dict(do_sample=False, num_beams=1, min_new_tokens=args.output_len, max_new_tokens=args.output_len,
@@ -67,9 +84,15 @@ def main():
     ttft = [timed(lambda: model.generate(**inputs, **{**gen, "min_new_tokens": 1, "max_new_tokens": 1}))
             for _ in range(args.repeats)]
     full = [timed(lambda: model.generate(**inputs, **gen)) for _ in range(args.repeats)]
-    vision = [timed(lambda: model.model.get_image_features(
-        pixel_values=inputs["pixel_values"], vision_feature_layer=model.config.vision_feature_layer,
-        vision_feature_select_strategy=model.config.vision_feature_select_strategy)) for _ in range(args.repeats)]
+    if qwen2_vl:
+        def encode_images():
+            model.model.get_image_features(pixel_values=inputs["pixel_values"], image_grid_thw=inputs["image_grid_thw"])
+    else:
+        def encode_images():
+            model.model.get_image_features(
+                pixel_values=inputs["pixel_values"], vision_feature_layer=model.config.vision_feature_layer,
+                vision_feature_select_strategy=model.config.vision_feature_select_strategy)
+    vision = [timed(encode_images) for _ in range(args.repeats)]
     t_ttft, t_full, t_vision = statistics.median(ttft), statistics.median(full), statistics.median(vision)
     report = {
         "engine": "transformers", "device": args.device, "dtype": args.dtype, "batch": args.batch,
