@@ -51,7 +51,9 @@ int run_generate(const std::vector<std::string>& argv) {
   std::string text = args.get("prompt");
   if (args.flag("chat")) text = engine::render_chat(model, engine::single_turn_messages(text, images.size()));
   engine::PreparedPrompt prepared = engine::prepare_prompt(model, text, images);
-  const std::vector<int32_t> prompt_ids = prepared.prompt.ids;
+  // What the language model reads: for an encoder-decoder model, its encoder input.
+  const std::vector<int32_t> prompt_ids =
+      prepared.prompt.encoder ? prepared.prompt.encoder->ids : prepared.prompt.ids;
 
   engine::SamplingParams params;
   params.max_tokens = int32_t(args.get_int("max-tokens", 64));
@@ -63,7 +65,7 @@ int run_generate(const std::vector<std::string>& argv) {
   params.stop = args.list("stop");
 
   engine::EngineConfig config;
-  config.n_blocks = (int64_t(prompt_ids.size()) + params.max_tokens) / config.block_size + 2;
+  config.n_blocks = (int64_t(prepared.prompt.ids.size()) + 1 + params.max_tokens) / config.block_size + 2;
   engine::Engine eng(model, config);
 
   const bool json = args.flag("json");

@@ -37,8 +37,24 @@ int run_preprocess(const std::vector<std::string>& argv) {
   boost::json::object out;
   out["pixel_values"] = {
       {"shape", boost::json::value_from(item.pixel_values.shape())}, {"sum", sum}, {"head", head}};
-  if (!item.grid_thw.empty())
-    out["image_grid_thw"] = boost::json::array{boost::json::value_from(item.grid_thw)};
+  // The processor's metadata (a grid, an original size), as Transformers' processor returns it for one
+  // image: the values with a leading batch dimension of 1.
+  for (const auto& m : item.metadata) {
+    boost::json::array values;
+    const int64_t count = m.tensor.numel();
+    using backend::operator==;
+    const MmrtDataType dt = m.tensor.dtype();
+    for (int64_t i = 0; i < count; ++i) {
+      if (dt == backend::kI64) {
+        values.push_back(m.tensor.data_as<int64_t>()[i]);
+      } else if (dt == backend::kI32) {
+        values.push_back(m.tensor.data_as<int32_t>()[i]);
+      } else if (dt == backend::kF32) {
+        values.push_back(double(m.tensor.data_as<float>()[i]));
+      }
+    }
+    out[m.name] = boost::json::array{values};
+  }
   out["num_image_tokens"] = item.n_tokens;
   std::cout << boost::json::serialize(out) << "\n";
   return 0;

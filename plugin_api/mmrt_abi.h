@@ -551,8 +551,9 @@ typedef struct MmrtPadArgs {
   const MmrtItemData* const* item_data; /* [1.1] [n_items] */
   /* [1.1] Encoder-decoder models (MmrtKvSpec.n_cross_layer > 0): the encoder-side tokens and where the
    * items' embeddings go in them (BLIP-2-T5: query rows before the prompt ids). emit then carries the
-   * decoder prompt, which may be empty (the host starts it with decoder_start_token_id). Models whose
-   * encoder memory is the items' embeddings alone (Nougat) need not call it. */
+   * decoder prompt that follows decoder_start_token_id, which the host always puts first (usually empty:
+   * emit(NULL, 0, NULL, 0)). A model whose encoder memory is the items' embeddings alone (Nougat) need not
+   * call emit_encoder_input: the host then takes the items in order as the memory. */
   MmrtStatus* (*emit_encoder_input)(void* host_ctx, const int32_t* ids, int64_t n_ids,
                                     const MmrtPlaceholderRange* ranges, int64_t n_ranges);
 } MmrtPadArgs;

@@ -1,6 +1,12 @@
 // The in-flight batching engine: requests join and leave the running batch at every step; prefill
 // chunks and decode steps share one token budget; KV blocks are paged, content-addressed for prefix
 // reuse (image positions hash the image, not the placeholder id), and freed on finish, abort or error.
+// Encoder-decoder models run the same way: each request's encoder memory is computed once into paged
+// cross-attention blocks that are content-addressed too.
+//
+// Three stages do the work: the Scheduler plans each step, the Runner executes it on the model, and the
+// OutputStage turns sampled tokens into text and events. The Engine owns the request lifecycle around
+// them: intake, cancellation, stats and the loop.
 //
 // Threading: submit(), cancel() and stats() are thread-safe. Everything else runs on one engine thread:
 // either the background loop of start(), or the caller of step() when the loop is not started. Event
@@ -24,7 +30,11 @@
 #include "core/backend/tensor.hpp"
 #include "core/engine/block_pool.hpp"
 #include "core/engine/model.hpp"
+#include "core/engine/output_stage.hpp"
+#include "core/engine/runner.hpp"
 #include "core/engine/sampling.hpp"
+#include "core/engine/scheduler.hpp"
+#include "core/engine/sequence.hpp"
 
 namespace mmrt::engine {
 
@@ -37,6 +47,8 @@ struct EngineConfig {
   int32_t max_queue = 1024;           // waiting requests beyond this are refused (back-pressure)
   bool prefix_caching = true;
   int32_t encoder_cache_items = 64;
+  // Encoder-decoder models: the share of kv_cache_bytes given to cross-attention blocks.
+  double cross_cache_fraction = 0.5;
 };
 
 // A request the engine cannot take: invalid, too long to ever fit, or the queue is full.
@@ -50,37 +62,13 @@ class EngineError : public std::runtime_error {
   Kind kind_;
 };
 
-struct RequestInput {
-  std::string id;
-  PaddedPrompt prompt;
-  std::vector<std::shared_ptr<const ProcessedItem>> items;
-  SamplingParams params;
-};
-
-enum class FinishReason { none, stop, length, abort, error };
-const char* finish_reason_name(FinishReason r);
-
-struct RequestTimings {
-  double queue_ms = 0, ttft_ms = 0, tpot_ms = 0, total_ms = 0;
-};
-
-// What one step produced for one request.
-struct RequestEvent {
-  std::string id;
-  std::vector<Sample> samples;  // tokens generated this step (usually one)
-  std::string text_delta;       // newly final text (skip_special_tokens, stop strings held back)
-  FinishReason finish = FinishReason::none;
-  std::string error;  // when finish == error
-  int64_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;
-  RequestTimings timings;  // filled when finished
-};
-using EventCallback = std::function<void(const RequestEvent&)>;
-
 struct EngineStats {
   int64_t waiting = 0, running = 0;
   int64_t kv_blocks_total = 0, kv_blocks_held = 0;
   int64_t prefix_query_tokens = 0, prefix_hit_tokens = 0;
   int64_t encoder_cache_hits = 0, encoder_runs = 0;
+  int64_t cross_cache_hits = 0, cross_fills = 0;  // encoder-decoder: cross K/V reused or computed
+  int64_t cross_blocks_total = 0, cross_blocks_held = 0;
   int64_t prompt_tokens = 0, generated_tokens = 0;
   int64_t finished = 0, aborted = 0, failed = 0, preempted = 0;
   int64_t steps = 0;
@@ -109,53 +97,34 @@ class Engine {
   const EngineConfig& config() const { return config_; }
 
  private:
-  struct Sequence;
-  struct ScheduledChunk {
-    Sequence* seq;
-    int64_t n_tokens;
-  };
-
   void take_submissions();
-  std::vector<ScheduledChunk> schedule();
-  bool reserve_blocks(Sequence& seq, int64_t n_tokens);
-  void admit_prefix(Sequence& seq);
-  void preempt(Sequence& seq);
-  void ensure_encoded(const std::vector<ScheduledChunk>& chunks);
-  void run_batch(const std::vector<ScheduledChunk>& chunks);
-  void publish_full_blocks(Sequence& seq);
-  BlockHash block_hash(const Sequence& seq, int64_t block_index, const BlockHash& parent) const;
-  void append_token(Sequence& seq, const Sample& sample, RequestEvent& event);
-  void finish(Sequence& seq, FinishReason reason, RequestEvent& event, std::string error = {});
-  void release(Sequence& seq);
+  void fail_batch(const StepPlan& plan, const std::string& error);
+  void sample(const StepPlan& plan);
+  void end(std::unique_ptr<Sequence> seq, FinishReason reason, std::string error = {});
+  void end(Sequence& seq, FinishReason reason, RequestEvent& event, std::string error = {});
+  void publish_stats();
   void loop();
 
   Model& model_;
   EngineConfig config_;
   MmrtKvSpec spec_{};
-  int64_t n_blocks_ = 0;
-  int64_t max_blocks_per_seq_ = 0;
-  std::vector<backend::Tensor> k_cache_, v_cache_;
-  std::vector<MmrtKvLayer> kv_layers_;
+  int64_t n_cross_blocks_ = 0;  // 0 for decoder-only models
+  int64_t max_blocks_per_seq_ = 0, max_cross_blocks_per_seq_ = 0;
   BlockPool pool_;
+  std::unique_ptr<BlockPool> cross_pool_;
+  Scheduler scheduler_;
+  Runner runner_;
+  OutputStage output_;
 
   // Engine-thread state.
-  std::list<std::unique_ptr<Sequence>> waiting_;
-  std::list<std::unique_ptr<Sequence>> running_;
   std::unordered_map<std::string, Sequence*> by_id_;
-  struct EncoderCacheEntry {
-    std::shared_ptr<backend::Tensor> embeds;
-    uint64_t last_use;
-  };
-  std::unordered_map<BlockHash, EncoderCacheEntry, BlockHashHasher> encoder_cache_;
-  uint64_t use_clock_ = 0;
-  backend::Tensor logits_;
 
   // Shared with other threads.
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::unique_ptr<Sequence>> submitted_;
   std::vector<std::string> cancelled_;
-  int64_t queued_ = 0;  // submitted + waiting, for back-pressure
+  int64_t queued_ = 0;  // submitted + waiting + running, for back-pressure
   bool stopping_ = false, draining_ = false;
   EngineStats stats_;
   std::thread thread_;

@@ -31,6 +31,8 @@ struct Model::Impl {
   // engine's host tensors on their way to and from the device. Both are used by the engine thread only.
   std::unique_ptr<backend::DeviceStream> stream;
   backend::PinnedBuffer staging;
+  // A 1.0 plugin's decoder table copied into the 1.1 layout, so later slots read as NULL.
+  MmrtDecoderRole decoder_1_0{};
 };
 
 namespace {
@@ -43,11 +45,10 @@ void check(MmrtStatus* status, const std::string& plugin_id, const char* what) {
 
 // Where a processor call writes its tensors: host memory that becomes the ProcessedItem's.
 struct ProcessorSink {
+  static constexpr size_t kMaxOutputs = 16, kMaxNameBytes = 64;
   MmrtProcessorOutput out{};
   backend::Tensor pixel_values;
-  std::vector<int64_t> grid_thw;
-  std::vector<int64_t> grid_shape;
-  backend::Tensor grid_tensor;
+  std::vector<ProcessedItem::Metadata> metadata;
 
   ProcessorSink() {
     out.struct_size = MMRT_SIZEOF(MmrtProcessorOutput, n_tokens);
@@ -62,33 +63,86 @@ struct ProcessorSink {
       if (!name || !data || ndim < 0 || ndim > 8 || (ndim > 0 && !shape)) {
         throw backend::StatusError(MMRT_STATUS_INVALID_ARGUMENT, "bad output description");
       }
+      const std::string which(name, strnlen(name, kMaxNameBytes + 1));
+      if (which.empty() || which.size() > kMaxNameBytes)
+        throw backend::StatusError(MMRT_STATUS_INVALID_ARGUMENT, "output names are 1 to 64 bytes");
+      if (backend::dtype_size(dtype) == 0 || dtype.lanes != 1)
+        throw backend::StatusError(MMRT_STATUS_INVALID_ARGUMENT,
+                                   "output '" + which + "' has an unknown dtype");
       std::vector<int64_t> dims(shape, shape + ndim);
       int64_t n = 1;
       for (int64_t d : dims) {
         if (d < 0 || d > (int64_t(1) << 32))
           throw backend::StatusError(MMRT_STATUS_INVALID_ARGUMENT, "bad dim");
         n *= d;
+        if (n > (int64_t(1) << 30))
+          throw backend::StatusError(MMRT_STATUS_RESOURCE_EXHAUSTED, "output too large");
       }
-      if (n > (int64_t(1) << 30))
-        throw backend::StatusError(MMRT_STATUS_RESOURCE_EXHAUSTED, "output too large");
-      const std::string which(name);
       if (which == "pixel_values") {
         if (!(dtype == backend::kF32))
           throw backend::StatusError(MMRT_STATUS_INVALID_ARGUMENT, "pixel_values must be f32");
         self->pixel_values = backend::Tensor({MMRT_DEVICE_CPU, 0}, dtype, dims);
         *data = self->pixel_values.data();
-      } else if (which == "image_grid_thw") {
-        if (!(dtype == backend::kI64) || n != 3) {
-          throw backend::StatusError(MMRT_STATUS_INVALID_ARGUMENT, "image_grid_thw must be int64 [3]");
-        }
-        self->grid_tensor = backend::Tensor({MMRT_DEVICE_CPU, 0}, dtype, dims);
-        *data = self->grid_tensor.data();
-      } else {
-        throw backend::StatusError(MMRT_STATUS_INVALID_ARGUMENT, "unknown processor output '" + which + "'");
+        return;
       }
+      auto it = std::find_if(self->metadata.begin(), self->metadata.end(),
+                             [&](const ProcessedItem::Metadata& m) { return m.name == which; });
+      if (it == self->metadata.end()) {
+        if (self->metadata.size() + 1 >= kMaxOutputs)
+          throw backend::StatusError(MMRT_STATUS_RESOURCE_EXHAUSTED, "more than 16 processor outputs");
+        it = self->metadata.insert(self->metadata.end(), {which, {}});
+      }
+      it->tensor = backend::Tensor({MMRT_DEVICE_CPU, 0}, dtype, dims);
+      *data = it->tensor.data();
     });
   }
 };
+
+// The ABI view of items' metadata: one MmrtItemData per item, pointing into the items (which outlive it).
+class ItemDataViews {
+ public:
+  explicit ItemDataViews(const std::vector<const ProcessedItem*>& items) : views_(items.size()) {
+    for (size_t i = 0; i < items.size(); ++i) {
+      View& v = views_[i];
+      for (const auto& m : items[i]->metadata) {
+        v.names.push_back(m.name.c_str());
+        v.tensors.push_back(m.tensor.get());
+      }
+      v.data.struct_size = MMRT_SIZEOF(MmrtItemData, tensors);
+      v.data.n_tensors = int32_t(v.names.size());
+      v.data.names = v.names.data();
+      v.data.tensors = v.tensors.data();
+      pointers_.push_back(&v.data);
+    }
+  }
+  const MmrtItemData* const* get() const { return pointers_.data(); }
+
+ private:
+  struct View {
+    std::vector<const char*> names;
+    std::vector<const MmrtTensor*> tensors;
+    MmrtItemData data{};
+  };
+  std::vector<View> views_;
+  std::vector<const MmrtItemData*> pointers_;
+};
+
+// The 1.0 image_grid_thw argument: [n_items, 3] when every item carries an int64 [3] "image_grid_thw".
+backend::Tensor legacy_grid_thw(const std::vector<const ProcessedItem*>& items) {
+  std::vector<int64_t> grids;
+  for (const ProcessedItem* item : items) {
+    for (const auto& m : item->metadata) {
+      if (m.name == "image_grid_thw" && m.tensor.view().dtype == backend::kI64 && m.tensor.numel() == 3) {
+        const auto* g = m.tensor.data_as<int64_t>();
+        grids.insert(grids.end(), g, g + 3);
+      }
+    }
+  }
+  if (items.empty() || grids.size() != 3 * items.size()) return {};
+  backend::Tensor grid({MMRT_DEVICE_CPU, 0}, backend::kI64, {int64_t(items.size()), 3});
+  std::copy(grids.begin(), grids.end(), grid.data_as<int64_t>());
+  return grid;
+}
 
 struct PadSink {
   PaddedPrompt result;
@@ -107,6 +161,20 @@ struct PadSink {
         self->result.ranges.push_back({ranges[i].item, ranges[i].offset, ranges[i].length});
       }
       self->emitted = true;
+    });
+  }
+  static MmrtStatus* emit_encoder_input(void* ctx, const int32_t* ids, int64_t n_ids,
+                                        const MmrtPlaceholderRange* ranges, int64_t n_ranges) {
+    return backend::status_boundary("padder encoder input", [&] {
+      auto* self = static_cast<PadSink*>(ctx);
+      if (n_ids < 0 || n_ranges < 0 || (n_ids && !ids) || (n_ranges && !ranges)) {
+        throw backend::StatusError(MMRT_STATUS_INVALID_ARGUMENT, "bad encoder input");
+      }
+      TokenRuns runs;
+      runs.ids.assign(ids, ids + n_ids);
+      for (int64_t i = 0; i < n_ranges; ++i)
+        runs.ranges.push_back({ranges[i].item, ranges[i].offset, ranges[i].length});
+      self->result.encoder = std::move(runs);
     });
   }
   static MmrtStatus* emit_positions(void* ctx, const int32_t* positions3, int64_t n_ids, int64_t delta) {
@@ -152,14 +220,15 @@ class Uploader {
   Uploader(backend::PinnedBuffer& staging, size_t total_bytes, MmrtDevice device, const MmrtStream& stream)
       : base_(static_cast<char*>(staging.reserve(total_bytes))), device_(device), stream_(stream) {}
 
-  // Bytes a tensor takes in the staging buffer (rounded so every copy starts aligned).
+  // Bytes a host tensor takes in the staging buffer (rounded so every copy starts aligned).
   static size_t footprint(const MmrtTensor* t) {
-    return t ? (size_t(backend::numel(*t)) * backend::dtype_size(t->dtype) + 255) / 256 * 256 : 0;
+    if (!t || t->device.device_type != MMRT_DEVICE_CPU) return 0;
+    return (size_t(backend::numel(*t)) * backend::dtype_size(t->dtype) + 255) / 256 * 256;
   }
 
-  // A device copy of a compact host tensor (NULL stays NULL).
+  // A device copy of a compact host tensor (NULL, and a tensor already on the device, stay as they are).
   std::optional<backend::Tensor> upload(const MmrtTensor* t) {
-    if (!t) return std::nullopt;
+    if (!t || t->device.device_type != MMRT_DEVICE_CPU) return std::nullopt;
     const size_t bytes = size_t(backend::numel(*t)) * backend::dtype_size(t->dtype);
     backend::Tensor out(device_, t->dtype, std::vector<int64_t>(t->shape, t->shape + t->ndim));
     char* slot = base_ + used_;
@@ -176,9 +245,12 @@ class Uploader {
   const MmrtStream& stream_;
 };
 
-const MmrtTensor* get_or_null(const std::optional<backend::Tensor>& t) {
-  return t ? t->get() : nullptr;
+// The device copy when there is one, else the tensor as given (NULL, or already on the device).
+const MmrtTensor* on_device(const std::optional<backend::Tensor>& copy, const MmrtTensor* original) {
+  return copy ? copy->get() : original;
 }
+
+const MmrtStream kCpuStream{MMRT_DEVICE_CPU, 0, nullptr};
 
 }  // namespace
 
@@ -273,22 +345,66 @@ std::unique_ptr<Model> Model::load(const ModelLoadOptions& options, plugin::Plug
   if (m->padder_ && (!MMRT_HAS_FIELD(m->padder_, MmrtPadderRole, expand) || !m->padder_->expand)) {
     m->padder_ = nullptr;
   }
-  m->kv_spec_.struct_size = MMRT_SIZEOF(MmrtKvSpec, max_position);
+  if (!MMRT_HAS_FIELD(m->decoder_, MmrtDecoderRole, encode_memory)) {
+    MmrtDecoderRole* copy = &impl.decoder_1_0;
+    std::memcpy(copy, m->decoder_, m->decoder_->struct_size);
+    copy->encode_memory = nullptr;
+    m->decoder_ = copy;
+  }
+  m->kv_spec_.struct_size = MMRT_SIZEOF(MmrtKvSpec, max_encoder_len);
   check(m->decoder_->kv_spec(impl.instance.handle(), &m->kv_spec_), impl.plugin->id(), "decoder kv_spec");
-  const MmrtKvSpec& s = m->kv_spec_;
+  MmrtKvSpec& s = m->kv_spec_;
   if (s.n_layer <= 0 || s.n_head_kv <= 0 || s.head_dim <= 0 || s.vocab_size <= 0 || s.hidden_size <= 0 ||
-      (s.position_axes != 1 && s.position_axes != 3)) {
+      (s.position_axes != 1 && s.position_axes != 3) || s.n_cross_layer < 0) {
     throw std::runtime_error(m->plugin_label_ + " reported an invalid KV spec");
   }
-  m->embed_dim_ = m->encoder_ ? m->encoder_->embed_dim(impl.instance.handle()) : s.hidden_size;
-  if (m->encoder_ && m->embed_dim_ != s.hidden_size) {
-    throw std::runtime_error(m->plugin_label_ + " encoder writes " + std::to_string(m->embed_dim_) +
-                             "-wide embeddings but the decoder's hidden size is " +
-                             std::to_string(s.hidden_size));
+  if (s.n_cross_layer > 0) {
+    // The cross geometry and decoder start are 1.1 fields: a 1.0 plugin cannot describe them.
+    if (impl.plugin->manifest().abi.built_minor < 1) {
+      throw std::runtime_error(m->plugin_label_ +
+                               " reports cross-attention layers but was built against ABI 1.0; " +
+                               "encoder-decoder models need a plugin built against 1.1");
+    }
+    if (s.cross_n_head_kv == 0) s.cross_n_head_kv = s.n_head_kv;
+    if (s.cross_head_dim == 0) s.cross_head_dim = s.head_dim;
+    if (s.memory_dim == 0) s.memory_dim = s.hidden_size;
+    if (s.max_encoder_len == 0) s.max_encoder_len = s.max_position;
+    if (s.cross_n_head_kv < 0 || s.cross_head_dim < 0 || s.memory_dim < 0 || s.max_encoder_len <= 0 ||
+        s.decoder_start_token_id < 0 || s.decoder_start_token_id >= s.vocab_size) {
+      throw std::runtime_error(m->plugin_label_ + " reported an invalid encoder-decoder KV spec");
+    }
   }
-  if (m->processor_ && m->processor_->fingerprint) {
-    const char* fp = m->processor_->fingerprint(impl.instance.handle());
-    m->fingerprint_ = fp ? fp : "";
+  if (m->encoder_) {
+    if (MMRT_HAS_FIELD(m->encoder_, MmrtEncoderRole, get_embed_dim) && m->encoder_->get_embed_dim) {
+      check(m->encoder_->get_embed_dim(impl.instance.handle(), &m->embed_dim_), impl.plugin->id(),
+            "encoder embed_dim");
+    } else {
+      m->embed_dim_ = m->encoder_->embed_dim(impl.instance.handle());
+    }
+    if (m->embed_dim_ <= 0)
+      throw std::runtime_error(m->plugin_label_ + " encoder reported embed_dim " +
+                               std::to_string(m->embed_dim_));
+  } else {
+    m->embed_dim_ = s.hidden_size;
+  }
+  const int64_t injected_width =
+      s.n_cross_layer > 0 && !m->has_encode_memory() ? s.memory_dim : s.hidden_size;
+  if (m->encoder_ && m->embed_dim_ != injected_width) {
+    throw std::runtime_error(m->plugin_label_ + " encoder writes " + std::to_string(m->embed_dim_) +
+                             "-wide embeddings but the model takes " + std::to_string(injected_width) +
+                             "-wide rows");
+  }
+  if (m->processor_) {
+    const char* fp = nullptr;
+    if (MMRT_HAS_FIELD(m->processor_, MmrtProcessorRole, get_fingerprint) && m->processor_->get_fingerprint) {
+      check(m->processor_->get_fingerprint(impl.instance.handle(), &fp), impl.plugin->id(),
+            "processor fingerprint");
+    } else {
+      fp = m->processor_->fingerprint(impl.instance.handle());
+    }
+    // An empty fingerprint would alias every setting in the caches' keys.
+    if (!fp || !*fp) throw std::runtime_error(m->plugin_label_ + " processor reported no fingerprint");
+    m->fingerprint_ = fp;
   }
   spdlog::info("model {}: {} layers, {} KV heads x {}, vocab {}, {:.1f} MB of {} weights on {}", m->name_,
                s.n_layer, s.n_head_kv, s.head_dim, s.vocab_size, double(impl.weights->bytes_loaded()) / 1e6,
@@ -322,10 +438,7 @@ ProcessedItem Model::process_image(const image::Image& image) const {
   }
   ProcessedItem item;
   item.pixel_values = std::move(sink.pixel_values);
-  if (!sink.grid_tensor.empty()) {
-    const auto* g = sink.grid_tensor.data_as<int64_t>();
-    item.grid_thw.assign(g, g + 3);
-  }
+  item.metadata = std::move(sink.metadata);
   item.n_tokens = sink.out.n_tokens;
   item.width = image.width;
   item.height = image.height;
@@ -345,7 +458,13 @@ PaddedPrompt Model::pad(const std::vector<int32_t>& ids,
                         const std::vector<const ProcessedItem*>& items) const {
   if (!padder_) {
     if (!items.empty()) throw std::runtime_error(architecture_ + " does not take images");
-    return PaddedPrompt{ids, {}, {}, 0};
+    PaddedPrompt plain;
+    if (is_encoder_decoder()) {
+      plain.encoder = TokenRuns{ids, {}};
+    } else {
+      plain.ids = ids;
+    }
+    return plain;
   }
   std::vector<int64_t> n_tokens;
   std::vector<MmrtImage> sizes(items.size());
@@ -358,9 +477,12 @@ PaddedPrompt Model::pad(const std::vector<int32_t>& ids,
     size_ptrs.push_back(&sizes[i]);
   }
   PadSink sink;
+  const ItemDataViews item_data(items);
   plugin::PluginLogScope log_scope(impl_->plugin->id());
   MmrtPadArgs args{};
-  args.struct_size = MMRT_SIZEOF(MmrtPadArgs, emit_positions);
+  args.struct_size = MMRT_SIZEOF(MmrtPadArgs, emit_encoder_input);
+  args.item_data = item_data.get();
+  args.emit_encoder_input = &PadSink::emit_encoder_input;
   args.ids = ids.data();
   args.n_ids = int64_t(ids.size());
   args.item_n_tokens = n_tokens.data();
@@ -371,25 +493,42 @@ PaddedPrompt Model::pad(const std::vector<int32_t>& ids,
   args.emit_positions = &PadSink::emit_positions;
   check(padder_->expand(impl_->instance.handle(), &args), impl_->plugin->id(), "padder");
   if (!sink.emitted) throw std::runtime_error(plugin_label_ + " padder returned no result");
-  const int64_t n = int64_t(sink.result.ids.size());
-  std::vector<bool> seen(items.size(), false);
-  for (const auto& r : sink.result.ranges) {
-    if (r.item < 0 || r.item >= int64_t(items.size()) || r.offset < 0 || r.offset + r.length > n ||
-        r.length != items[size_t(r.item)]->n_tokens || seen[size_t(r.item)]) {
-      throw std::runtime_error(plugin_label_ + " padder returned an invalid placeholder range");
+  PaddedPrompt& result = sink.result;
+  if (result.encoder && !is_encoder_decoder())
+    throw std::runtime_error(plugin_label_ + " padder emitted an encoder input for a decoder-only model");
+  if (is_encoder_decoder() && !result.encoder) {
+    // The memory is the items' embeddings alone: an encoder input made only of their runs.
+    TokenRuns runs;
+    for (size_t i = 0; i < items.size(); ++i) {
+      runs.ranges.push_back({int64_t(i), int64_t(runs.ids.size()), items[i]->n_tokens});
+      runs.ids.resize(runs.ids.size() + size_t(items[i]->n_tokens), 0);
     }
-    seen[size_t(r.item)] = true;
+    result.encoder = std::move(runs);
   }
+  std::vector<bool> seen(items.size(), false);
+  const auto check_runs = [&](const std::vector<int32_t>& run_ids,
+                              const std::vector<PlaceholderRange>& ranges) {
+    const int64_t n = int64_t(run_ids.size());
+    for (const auto& r : ranges) {
+      if (r.item < 0 || r.item >= int64_t(items.size()) || r.offset < 0 || r.offset + r.length > n ||
+          r.length != items[size_t(r.item)]->n_tokens || seen[size_t(r.item)]) {
+        throw std::runtime_error(plugin_label_ + " padder returned an invalid placeholder range");
+      }
+      seen[size_t(r.item)] = true;
+    }
+  };
+  check_runs(result.ids, result.ranges);
+  if (result.encoder) check_runs(result.encoder->ids, result.encoder->ranges);
   for (size_t i = 0; i < items.size(); ++i) {
     if (!seen[i]) {
       throw std::invalid_argument("the prompt has fewer image placeholders than images (image " +
                                   std::to_string(i + 1) + " has none)");
     }
   }
-  if (!sink.result.positions3.empty() && int64_t(sink.result.positions3.size()) != 3 * n) {
+  if (!result.positions3.empty() && result.positions3.size() != 3 * result.ids.size()) {
     throw std::runtime_error(plugin_label_ + " padder returned positions of the wrong length");
   }
-  return std::move(sink.result);
+  return std::move(result);
 }
 
 backend::Tensor Model::encode(const std::vector<const ProcessedItem*>& items) {
@@ -409,43 +548,80 @@ backend::Tensor Model::encode(const std::vector<const ProcessedItem*>& items) {
   shape[0] = rows;
   backend::Tensor pixels({MMRT_DEVICE_CPU, 0}, backend::kF32, shape);
   size_t offset = 0;
-  std::vector<int64_t> grids;
+  std::vector<int64_t> pixel_rows;
   for (const ProcessedItem* item : items) {
     std::memcpy(static_cast<char*>(pixels.data()) + offset, item->pixel_values.data(),
                 item->pixel_values.nbytes());
     offset += item->pixel_values.nbytes();
-    grids.insert(grids.end(), item->grid_thw.begin(), item->grid_thw.end());
+    pixel_rows.push_back(item->pixel_values.shape()[0]);
   }
-  backend::Tensor grid;
-  if (grids.size() == 3 * items.size()) {
-    grid = backend::Tensor({MMRT_DEVICE_CPU, 0}, backend::kI64, {int64_t(items.size()), 3});
-    std::copy(grids.begin(), grids.end(), grid.data_as<int64_t>());
-  }
+  const backend::Tensor grid = legacy_grid_thw(items);
+  const ItemDataViews item_data(items);
   backend::Tensor embeds(device_, compute_dtype_, {total, embed_dim()});
   plugin::PluginLogScope log_scope(impl_->plugin->id());
   MmrtEncodeArgs args{};
-  args.struct_size = MMRT_SIZEOF(MmrtEncodeArgs, stream);
+  args.struct_size = MMRT_SIZEOF(MmrtEncodeArgs, item_data);
   args.n_items = int32_t(items.size());
   args.image_grid_thw = grid.empty() ? nullptr : grid.get();
   args.item_n_tokens = item_tokens.data();
+  args.item_pixel_rows = pixel_rows.data();
+  args.item_data = item_data.get();
   args.embeds = embeds.get();
   if (device_.device_type == MMRT_DEVICE_CPU) {
-    MmrtStream stream{MMRT_DEVICE_CPU, 0, nullptr};
     args.pixel_values = pixels.get();
-    args.stream = &stream;
+    args.stream = &kCpuStream;
     check(encoder_->encode(impl_->instance.handle(), &args), impl_->plugin->id(), "encoder");
     return embeds;
   }
-  // On a GPU: pixels up, embeddings back to host memory (the engine keeps and slices them on the host).
   const MmrtStream& stream = impl_->stream->stream();
   Uploader uploader(impl_->staging, Uploader::footprint(pixels.get()), device_, stream);
   const std::optional<backend::Tensor> device_pixels = uploader.upload(pixels.get());
   args.pixel_values = device_pixels->get();
   args.stream = &stream;
   check(encoder_->encode(impl_->instance.handle(), &args), impl_->plugin->id(), "encoder");
-  backend::Tensor host_embeds = embeds.copy_to({MMRT_DEVICE_CPU, 0}, stream);
+  // The staging buffer is reused by the next call: the upload must have landed.
   impl_->stream->synchronize();
-  return host_embeds;
+  return embeds;
+}
+
+const MmrtStream& Model::stream() const {
+  return impl_->stream ? impl_->stream->stream() : kCpuStream;
+}
+
+backend::Tensor Model::encode_memory(const std::vector<int32_t>& ids, const std::vector<int32_t>& query_start,
+                                     const backend::Tensor& embeds, const std::vector<int32_t>& embeds_rows) {
+  if (!has_encode_memory()) throw std::runtime_error(plugin_label_ + " has no encode_memory slot");
+  const MmrtDevice cpu{MMRT_DEVICE_CPU, 0};
+  const int64_t n_tokens = int64_t(ids.size());
+  backend::Tensor host_ids(cpu, backend::kI32, {n_tokens});
+  std::copy(ids.begin(), ids.end(), host_ids.data_as<int32_t>());
+  backend::Tensor host_rows(cpu, backend::kI32, {int64_t(embeds_rows.size())});
+  std::copy(embeds_rows.begin(), embeds_rows.end(), host_rows.data_as<int32_t>());
+  backend::Tensor memory(device_, compute_dtype_, {n_tokens, kv_spec_.memory_dim});
+  const MmrtStream& s = stream();
+  const bool on_gpu = device_.device_type != MMRT_DEVICE_CPU;
+  std::optional<backend::Tensor> device_ids, device_rows;
+  if (on_gpu) {
+    Uploader uploader(impl_->staging,
+                      Uploader::footprint(host_ids.get()) + Uploader::footprint(host_rows.get()), device_, s);
+    device_ids = uploader.upload(host_ids.get());
+    device_rows = uploader.upload(host_rows.get());
+  }
+  MmrtMemoryArgs args{};
+  args.struct_size = MMRT_SIZEOF(MmrtMemoryArgs, stream);
+  args.n_seqs = int32_t(query_start.size()) - 1;
+  args.n_tokens = n_tokens;
+  args.input_ids = on_device(device_ids, host_ids.get());
+  args.query_start_host = query_start.data();
+  args.embeds = embeds.empty() ? nullptr : embeds.get();
+  args.embeds_rows = embeds.empty() ? nullptr : on_device(device_rows, host_rows.get());
+  args.memory = memory.get();
+  args.stream = &s;
+  plugin::PluginLogScope log_scope(impl_->plugin->id());
+  check(decoder_->encode_memory(impl_->instance.handle(), &args), impl_->plugin->id(),
+        "decoder encode_memory");
+  if (on_gpu) impl_->stream->synchronize();
+  return memory;
 }
 
 void Model::forward(const MmrtDecodeArgs& args) {
@@ -458,9 +634,19 @@ void Model::forward(const MmrtDecodeArgs& args) {
   // and the f32 logits come back into the engine's host tensor. The KV cache is already on the device.
   const MmrtStream& stream = impl_->stream->stream();
   const MmrtBatchLayout& host_layout = *args.layout;
-  const MmrtTensor* host_inputs[] = {args.input_ids,       args.positions,           host_layout.query_start,
-                                     host_layout.seq_lens, host_layout.block_tables, host_layout.slot_mapping,
-                                     args.embeds,          args.embeds_rows,         args.logits_rows};
+  const MmrtBatchLayout* host_cross = args.cross_layout;
+  const MmrtTensor* host_inputs[] = {args.input_ids,
+                                     args.positions,
+                                     host_layout.query_start,
+                                     host_layout.seq_lens,
+                                     host_layout.block_tables,
+                                     host_layout.slot_mapping,
+                                     args.embeds,
+                                     args.embeds_rows,
+                                     args.logits_rows,
+                                     host_cross ? host_cross->seq_lens : nullptr,
+                                     host_cross ? host_cross->block_tables : nullptr,
+                                     host_cross ? host_cross->slot_mapping : nullptr};
   size_t total = 0;
   for (const MmrtTensor* t : host_inputs) total += Uploader::footprint(t);
   const size_t logits_bytes =
@@ -468,33 +654,36 @@ void Model::forward(const MmrtDecodeArgs& args) {
   // One reservation for the uploads and the logits landing area: the buffer must not move while copies
   // from it are queued.
   Uploader uploader(impl_->staging, total + logits_bytes, device_, stream);
-  const auto input_ids = uploader.upload(args.input_ids);
-  const auto positions = uploader.upload(args.positions);
-  const auto query_start = uploader.upload(host_layout.query_start);
-  const auto seq_lens = uploader.upload(host_layout.seq_lens);
-  const auto block_tables = uploader.upload(host_layout.block_tables);
-  const auto slot_mapping = uploader.upload(host_layout.slot_mapping);
-  const auto embeds = uploader.upload(args.embeds);
-  const auto embeds_rows = uploader.upload(args.embeds_rows);
-  const auto logits_rows = uploader.upload(args.logits_rows);
+  std::vector<std::optional<backend::Tensor>> copies;
+  for (const MmrtTensor* t : host_inputs) copies.push_back(uploader.upload(t));
+  const auto device_of = [&](size_t i) { return on_device(copies[i], host_inputs[i]); };
 
   MmrtBatchLayout layout = host_layout;
-  layout.query_start = get_or_null(query_start);
-  layout.seq_lens = get_or_null(seq_lens);
-  layout.block_tables = get_or_null(block_tables);
-  layout.slot_mapping = get_or_null(slot_mapping);
+  layout.query_start = device_of(2);
+  layout.seq_lens = device_of(3);
+  layout.block_tables = device_of(4);
+  layout.slot_mapping = device_of(5);
+  MmrtBatchLayout cross_layout{};
+  if (host_cross) {
+    cross_layout = *host_cross;
+    cross_layout.query_start = layout.query_start;
+    cross_layout.seq_lens = device_of(9);
+    cross_layout.block_tables = device_of(10);
+    cross_layout.slot_mapping = device_of(11);
+  }
   std::optional<backend::Tensor> logits;
   if (args.logits) {
     logits.emplace(device_, args.logits->dtype,
                    std::vector<int64_t>(args.logits->shape, args.logits->shape + args.logits->ndim));
   }
   MmrtDecodeArgs device_args = args;
-  device_args.input_ids = get_or_null(input_ids);
-  device_args.positions = get_or_null(positions);
+  device_args.input_ids = device_of(0);
+  device_args.positions = device_of(1);
   device_args.layout = &layout;
-  device_args.embeds = get_or_null(embeds);
-  device_args.embeds_rows = get_or_null(embeds_rows);
-  device_args.logits_rows = get_or_null(logits_rows);
+  device_args.embeds = device_of(6);
+  device_args.embeds_rows = device_of(7);
+  device_args.logits_rows = device_of(8);
+  if (host_cross) device_args.cross_layout = &cross_layout;
   device_args.logits = logits ? logits->get() : nullptr;
   device_args.stream = &stream;
   check(decoder_->forward(impl_->instance.handle(), &device_args), impl_->plugin->id(), "decoder");

@@ -34,8 +34,14 @@ namespace mmrt::engine {
 // One media item after the plugin's processor: what the encoder receives and how many prompt positions
 // it fills.
 struct ProcessedItem {
-  backend::Tensor pixel_values;   // processor layout, f32
-  std::vector<int64_t> grid_thw;  // empty unless the processor has a grid
+  // A processor output other than pixel_values: the model's own per-item metadata (a Qwen2-VL-style grid,
+  // an original image size), carried untouched to the encoder and the padder.
+  struct Metadata {
+    std::string name;
+    backend::Tensor tensor;  // host memory
+  };
+  backend::Tensor pixel_values;  // processor layout, f32
+  std::vector<Metadata> metadata;
   int64_t n_tokens = 0;
   int32_t width = 0, height = 0;
   BlockHash content_hash{};  // plugin id@version + processor fingerprint + RGB pixels
@@ -45,12 +51,21 @@ struct PlaceholderRange {
   int64_t item, offset, length;
 };
 
-// The language model's view of a prompt after placeholder expansion.
+// A token sequence with the runs where items' embeddings replace the placeholder ids.
+struct TokenRuns {
+  std::vector<int32_t> ids;
+  std::vector<PlaceholderRange> ranges;
+};
+
+// The model's view of a prompt after placeholder expansion: ids and ranges are what the decoder reads (for
+// a decoder-only model, the whole prompt). An encoder-decoder model also has `encoder`, what its encoder
+// reads; for a model whose memory is the items' embeddings alone, that holds only their ranges over no ids.
 struct PaddedPrompt {
   std::vector<int32_t> ids;
   std::vector<PlaceholderRange> ranges;
   std::vector<int32_t> positions3;  // [3, ids.size()] for multimodal RoPE models, else empty
   int64_t next_position_delta = 0;
+  std::optional<TokenRuns> encoder;
 };
 
 struct ModelLoadOptions {
@@ -74,17 +89,31 @@ class Model {
   const std::vector<int32_t>& eos_token_ids() const { return eos_ids_; }
   const MmrtKvSpec& kv_spec() const { return kv_spec_; }
   int64_t embed_dim() const;
-  // Where the weights, the KV cache and the plugin's compute live. The engine's per-step tensors and the
-  // encoder's output stay in host memory; forward() and encode() move them across.
+  // Where the weights, the KV cache, the encoder's output and the plugin's compute live. The engine's
+  // per-step index tensors are host memory; forward() stages them across.
   MmrtDevice device() const { return device_; }
   MmrtDataType compute_dtype() const { return compute_dtype_; }
   bool has_vision() const { return processor_ && encoder_ && padder_; }
+  // Whether the decoder cross-attends to an encoder memory (MmrtKvSpec.n_cross_layer > 0).
+  bool is_encoder_decoder() const { return kv_spec_.n_cross_layer > 0; }
 
   ProcessedItem process_image(const image::Image& image) const;
   PaddedPrompt pad(const std::vector<int32_t>& ids, const std::vector<const ProcessedItem*>& items) const;
-  // Embeddings of the given items, concatenated: [Σ n_tokens, embed_dim] in the compute dtype, host memory.
+  // Embeddings of the given items, concatenated: [Σ n_tokens, embed_dim] in the compute dtype, on the
+  // model's device.
   backend::Tensor encode(const std::vector<const ProcessedItem*>& items);
+  // Whether the decoder computes encoder memory from the encoder input (MmrtDecoderRole.encode_memory).
+  bool has_encode_memory() const { return decoder_ && decoder_->encode_memory; }
+  // The encoder memory [ids.size(), memory_dim] of sequences whose encoder ids are concatenated in `ids`
+  // (rows query_start[s] .. query_start[s+1]-1), with embeds (on the device, or empty) replacing the rows
+  // embeds_rows.
+  backend::Tensor encode_memory(const std::vector<int32_t>& ids, const std::vector<int32_t>& query_start,
+                                const backend::Tensor& embeds, const std::vector<int32_t>& embeds_rows);
+  // Host tensors of args are staged to the device; tensors already there (embeds, encoder_states) are
+  // passed as they are. Logits land in args.logits (host memory).
   void forward(const MmrtDecodeArgs& args);
+  // The stream every encode and forward runs on.
+  const MmrtStream& stream() const;
 
  private:
   struct Impl;

@@ -69,4 +69,5 @@ MMRT_SDK_DEFINE_PLUGIN({.id = "org.mmrt.llava",
                         .version = "0.1.0",
                         .architectures = mmrt::llava::kArchitectures,
                         .roles = mmrt::llava::kRoles,
-                        .create = &mmrt::llava::create})
+                        .create = &mmrt::llava::create,
+                        .required_host_minor = 1})

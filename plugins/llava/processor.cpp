@@ -1,9 +1,8 @@
 #include "processor.hpp"
 
-#include <utility>
-#include <vector>
+#include <cstring>
 
-#include "mmrt/host.hpp"
+#include "mmrt/json.hpp"
 #include "mmrt/status.hpp"
 
 namespace mmrt::llava {
@@ -13,44 +12,29 @@ using sdk::str;
 
 namespace {
 
-const MmrtImageApi* host_image_api() {
-  const auto* api = static_cast<const MmrtImageApi*>(sdk::host_extension(MMRT_IMAGE_EXTENSION));
-  require(api != nullptr && MMRT_SDK_HAS_SLOT(api, MmrtImageApi, preprocess) &&
-              MMRT_SDK_HAS_SLOT(api, MmrtImageApi, fingerprint),
-          MMRT_STATUS_UNIMPLEMENTED, "host lacks the extension " MMRT_IMAGE_EXTENSION);
-  return api;
-}
-
-// The host processor's canonical settings; retried once with the length the host reports.
-std::string host_fingerprint(const MmrtImageApi* api, const std::string& preprocessor_config_json) {
-  std::vector<char> buf(512);
-  uint64_t len = 0;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    sdk::check(api->fingerprint(preprocessor_config_json.data(), preprocessor_config_json.size(), buf.data(),
-                                buf.size(), &len),
-               "image processor fingerprint");
-    if (len < buf.size()) return std::string(buf.data(), len);
-    buf.resize(len + 1);
-  }
-  throw sdk::Error(MMRT_STATUS_INTERNAL, "image processor fingerprint kept growing");
+sdk::image::ResizeCropNormalize make_pipeline(const std::string& preprocessor_config_json) {
+  const sdk::json::Value config = sdk::json::parse(preprocessor_config_json, "preprocessor_config.json");
+  return sdk::image::ResizeCropNormalize(
+      sdk::image::Primitives::from_host(),
+      sdk::image::ResizeCropNormalizeConfig::parse(sdk::json::Reader(config, "preprocessor_config")));
 }
 
 }  // namespace
 
-LlavaProcessor::LlavaProcessor(const LlavaConfig& config, std::string preprocessor_config_json)
-    : image_api_(host_image_api()),
-      preprocessor_config_json_(std::move(preprocessor_config_json)),
-      n_tokens_(config.image_seq_length()) {
-  fingerprint_ =
-      str(host_fingerprint(image_api_, preprocessor_config_json_), ";llava.image_seq_length=", n_tokens_);
+LlavaProcessor::LlavaProcessor(const LlavaConfig& config, const std::string& preprocessor_config_json)
+    : pipeline_(make_pipeline(preprocessor_config_json)), n_tokens_(config.image_seq_length()) {
+  fingerprint_ = str(pipeline_.fingerprint(), ";llava.image_seq_length=", n_tokens_);
 }
 
 void LlavaProcessor::process(const MmrtImage& image, MmrtProcessorOutput& out) {
   require(out.struct_size >= MMRT_SIZEOF(MmrtProcessorOutput, n_tokens), MMRT_STATUS_INVALID_ARGUMENT,
           "MmrtProcessorOutput has no n_tokens field");
-  sdk::check(image_api_->preprocess(preprocessor_config_json_.data(), preprocessor_config_json_.size(),
-                                    &image, &out),
-             str("preprocessing a ", image.width, "x", image.height, " image"));
+  const sdk::image::ProcessedPixels pixels = pipeline_.process(image);
+  void* data = nullptr;
+  sdk::check(out.alloc_tensor(out.host_ctx, "pixel_values", MmrtDataType{MMRT_DTYPE_FLOAT, 32, 1},
+                              int32_t(pixels.shape.size()), pixels.shape.data(), &data),
+             str("pixel_values for a ", image.width, "x", image.height, " image"));
+  std::memcpy(data, pixels.values.data(), pixels.values.size() * sizeof(float));
   out.n_tokens = n_tokens_;
 }
 

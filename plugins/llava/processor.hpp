@@ -1,11 +1,12 @@
-// processor role: one image -> pixel_values [1, 3, S, S] f32 and its number of image tokens.
+// processor role: one image -> pixel_values [3, S, S] f32 and its number of image tokens.
 //
-// Preprocessing itself is the host's CLIPImageProcessor (MMRT_IMAGE_EXTENSION) run with the checkpoint's
-// preprocessor config, so pixels match Transformers. The plugin adds what only the model knows: how many
-// embedding rows the encoder will produce per image, which is also the placeholder run length.
+// Preprocessing is the SDK's resize/crop/normalize composition (CLIPImageProcessor's PIL pipeline over the
+// host's Pillow-exact primitives) run with the checkpoint's preprocessor config, so pixels match
+// Transformers. The plugin adds what only the model knows: how many embedding rows the encoder will produce
+// per image, which is also the placeholder run length.
 //
 // Worked example (llava-1.5-7b): a 640×480 photo -> resize shortest edge 336 (bicubic) -> center crop
-// 336×336 -> rescale, normalize -> pixel_values [1, 3, 336, 336]; n_tokens = (336/14)² = 576 ("default"
+// 336×336 -> rescale, normalize -> pixel_values [3, 336, 336]; n_tokens = (336/14)² = 576 ("default"
 // drops CLS; "full" would give 577).
 #ifndef MMRT_PLUGINS_LLAVA_PROCESSOR_HPP_
 #define MMRT_PLUGINS_LLAVA_PROCESSOR_HPP_
@@ -15,6 +16,7 @@
 #include <string>
 
 #include "config.hpp"
+#include "mmrt/image/resize_crop_normalize.hpp"
 #include "mmrt/plugin.hpp"
 
 namespace mmrt::llava {
@@ -22,17 +24,15 @@ namespace mmrt::llava {
 // [thread-safe]: immutable after construction.
 class LlavaProcessor : public sdk::Processor {
  public:
-  // Copies the preprocessor config (borrowed by create) and computes the fingerprint.
-  LlavaProcessor(const LlavaConfig& config, std::string preprocessor_config_json);
-
+  // Reads the preprocessor config (borrowed by create) and computes the fingerprint.
+  LlavaProcessor(const LlavaConfig& config, const std::string& preprocessor_config_json);
   void process(const MmrtImage& image, MmrtProcessorOutput& out) override;
   const char* fingerprint() override { return fingerprint_.c_str(); }
 
  private:
-  const MmrtImageApi* image_api_;
-  std::string preprocessor_config_json_;
+  sdk::image::ResizeCropNormalize pipeline_;
   int64_t n_tokens_;
-  std::string fingerprint_;  // host image processor settings + this plugin's token count rule
+  std::string fingerprint_;  // processor settings + this plugin's token count rule
 };
 
 }  // namespace mmrt::llava

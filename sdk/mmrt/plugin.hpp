@@ -54,9 +54,15 @@ class Padder {
 class Decoder {
  public:
   virtual ~Decoder() = default;
-  // Fields of minor 0; the SDK writes them into the host's struct within its struct_size.
+  // The SDK writes the fields into the host's struct within its struct_size.
   virtual MmrtKvSpec kv_spec() = 0;
   virtual void forward(const MmrtDecodeArgs& args) = 0;
+  // Encoder-decoder models whose memory is computed from the encoder input (ABI 1.1): return true and
+  // implement encode_memory. Otherwise the host takes the items' embeddings as the memory.
+  virtual bool has_encode_memory() const { return false; }
+  virtual void encode_memory(const MmrtMemoryArgs&) {
+    throw Error(MMRT_STATUS_UNIMPLEMENTED, "this decoder has no encode_memory");
+  }
 };
 
 // One model instance. Each role accessor returns the object serving that role (often `this`), or NULL
@@ -126,6 +132,19 @@ inline const char* processor_fingerprint(MmrtInstance* i) {
   }
   return out;
 }
+inline MmrtStatus* processor_get_fingerprint(MmrtInstance* i, const char** out) {
+  return guard("processor fingerprint", [&] {
+    require(out != nullptr, MMRT_STATUS_INVALID_ARGUMENT, "fingerprint out is NULL");
+    *out = role(i, &Instance::processor, "processor").fingerprint();
+    require(*out != nullptr && **out != '\0', MMRT_STATUS_INTERNAL, "the processor has an empty fingerprint");
+  });
+}
+inline MmrtStatus* encoder_get_embed_dim(MmrtInstance* i, int64_t* out) {
+  return guard("encoder embed_dim", [&] {
+    require(out != nullptr, MMRT_STATUS_INVALID_ARGUMENT, "embed_dim out is NULL");
+    *out = role(i, &Instance::encoder, "encoder").embed_dim();
+  });
+}
 inline int64_t encoder_embed_dim(MmrtInstance* i) {
   int64_t dim = -1;
   MmrtStatus* s =
@@ -154,7 +173,7 @@ inline MmrtStatus* decoder_kv_spec(MmrtInstance* i, MmrtKvSpec* out) {
     require(out != nullptr, MMRT_STATUS_INVALID_ARGUMENT, "MmrtKvSpec out is NULL");
     MmrtKvSpec spec = role(i, &Instance::decoder, "decoder").kv_spec();
     // The host sizes the struct it passes; a zero size means it expects every field of minor 0.
-    size_t ours = MMRT_SIZEOF(MmrtKvSpec, max_position);
+    size_t ours = MMRT_SIZEOF(MmrtKvSpec, max_encoder_len);
     size_t n = out->struct_size == 0 ? ours : std::min<size_t>(out->struct_size, ours);
     spec.struct_size = static_cast<uint32_t>(n);
     spec.flags = 0;
@@ -169,14 +188,35 @@ inline MmrtStatus* decoder_forward(MmrtInstance* i, const MmrtDecodeArgs* args) 
   });
 }
 
-inline constexpr MmrtProcessorRole kProcessorRole = {MMRT_SIZEOF(MmrtProcessorRole, fingerprint), 0, nullptr,
-                                                     &processor_process, &processor_fingerprint};
-inline constexpr MmrtEncoderRole kEncoderRole = {MMRT_SIZEOF(MmrtEncoderRole, encode), 0, nullptr,
-                                                 &encoder_embed_dim, &encoder_encode};
+inline MmrtStatus* decoder_encode_memory(MmrtInstance* i, const MmrtMemoryArgs* args) {
+  return guard("decoder encode_memory", [&] {
+    require_size(args, MMRT_SIZEOF(MmrtMemoryArgs, stream), "MmrtMemoryArgs");
+    role(i, &Instance::decoder, "decoder").encode_memory(*args);
+  });
+}
+
+inline constexpr MmrtProcessorRole kProcessorRole = {MMRT_SIZEOF(MmrtProcessorRole, get_fingerprint),
+                                                     0,
+                                                     nullptr,
+                                                     &processor_process,
+                                                     &processor_fingerprint,
+                                                     &processor_get_fingerprint};
+inline constexpr MmrtEncoderRole kEncoderRole = {MMRT_SIZEOF(MmrtEncoderRole, get_embed_dim),
+                                                 0,
+                                                 nullptr,
+                                                 &encoder_embed_dim,
+                                                 &encoder_encode,
+                                                 &encoder_get_embed_dim};
 inline constexpr MmrtPadderRole kPadderRole = {MMRT_SIZEOF(MmrtPadderRole, expand), 0, nullptr,
                                                &padder_expand};
-inline constexpr MmrtDecoderRole kDecoderRole = {MMRT_SIZEOF(MmrtDecoderRole, forward), 0, nullptr,
-                                                 &decoder_kv_spec, &decoder_forward};
+inline constexpr MmrtDecoderRole kDecoderRole = {
+    MMRT_SIZEOF(MmrtDecoderRole, encode_memory), 0, nullptr, &decoder_kv_spec, &decoder_forward, nullptr};
+inline constexpr MmrtDecoderRole kDecoderRoleWithMemory = {MMRT_SIZEOF(MmrtDecoderRole, encode_memory),
+                                                           0,
+                                                           nullptr,
+                                                           &decoder_kv_spec,
+                                                           &decoder_forward,
+                                                           &decoder_encode_memory};
 
 inline MmrtStatus* plugin_init() {
   return guard("init", [] {
@@ -213,7 +253,8 @@ inline const void* plugin_get_role(MmrtInstance* i, const char* role_id) {
     if (std::strcmp(role_id, MMRT_ROLE_PROCESSOR) == 0 && inst->processor()) return &kProcessorRole;
     if (std::strcmp(role_id, MMRT_ROLE_ENCODER) == 0 && inst->encoder()) return &kEncoderRole;
     if (std::strcmp(role_id, MMRT_ROLE_PADDER) == 0 && inst->padder()) return &kPadderRole;
-    if (std::strcmp(role_id, MMRT_ROLE_DECODER) == 0 && inst->decoder()) return &kDecoderRole;
+    if (std::strcmp(role_id, MMRT_ROLE_DECODER) == 0 && inst->decoder())
+      return inst->decoder()->has_encode_memory() ? &kDecoderRoleWithMemory : &kDecoderRole;
   } catch (...) {
     return nullptr;
   }

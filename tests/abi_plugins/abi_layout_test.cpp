@@ -94,7 +94,8 @@ PIN(MmrtKernels, copy, 112);
 PIN(MmrtKernels, gather_rows, 120);
 PIN(MmrtKernels, scatter_rows, 128);
 PIN(MmrtKernels, scale, 136);
-static_assert(sizeof(MmrtKernels) == 144);
+// Minor 0 ends at scale; minor 1 appended after it.
+static_assert(MMRT_SIZEOF(MmrtKernels, scale) == 144);
 
 PIN_PREFIX(MmrtImage);
 PIN(MmrtImage, width, 16);
@@ -112,7 +113,8 @@ static_assert(sizeof(MmrtProcessorOutput) == 40);
 PIN_PREFIX(MmrtImageApi);
 PIN(MmrtImageApi, preprocess, 16);
 PIN(MmrtImageApi, fingerprint, 24);
-static_assert(sizeof(MmrtImageApi) == 32);
+// Minor 0 ends at fingerprint; minor 1 appended after it.
+static_assert(MMRT_SIZEOF(MmrtImageApi, fingerprint) == 32);
 
 PIN_PREFIX(MmrtWeightsApi);
 PIN(MmrtWeightsApi, get, 16);
@@ -120,7 +122,8 @@ PIN(MmrtWeightsApi, contains, 24);
 PIN(MmrtWeightsApi, count, 32);
 PIN(MmrtWeightsApi, name_at, 40);
 PIN(MmrtWeightsApi, ignore, 48);
-static_assert(sizeof(MmrtWeightsApi) == 56);
+// Minor 0 ends at ignore; minor 1 appended after it.
+static_assert(MMRT_SIZEOF(MmrtWeightsApi, ignore) == 56);
 
 PIN_PREFIX(MmrtPluginDescriptor);
 PIN(MmrtPluginDescriptor, id, 16);
@@ -152,7 +155,8 @@ static_assert(sizeof(MmrtProcessArgs) == 32);
 PIN_PREFIX(MmrtProcessorRole);
 PIN(MmrtProcessorRole, process, 16);
 PIN(MmrtProcessorRole, fingerprint, 24);
-static_assert(sizeof(MmrtProcessorRole) == 32);
+// Minor 0 ends at fingerprint; minor 1 appended after it.
+static_assert(MMRT_SIZEOF(MmrtProcessorRole, fingerprint) == 32);
 
 PIN_PREFIX(MmrtEncodeArgs);
 PIN(MmrtEncodeArgs, n_items, 16);
@@ -161,12 +165,14 @@ PIN(MmrtEncodeArgs, image_grid_thw, 32);
 PIN(MmrtEncodeArgs, item_n_tokens, 40);
 PIN(MmrtEncodeArgs, embeds, 48);
 PIN(MmrtEncodeArgs, stream, 56);
-static_assert(sizeof(MmrtEncodeArgs) == 64);
+// Minor 0 ends at stream; minor 1 appended after it.
+static_assert(MMRT_SIZEOF(MmrtEncodeArgs, stream) == 64);
 
 PIN_PREFIX(MmrtEncoderRole);
 PIN(MmrtEncoderRole, embed_dim, 16);
 PIN(MmrtEncoderRole, encode, 24);
-static_assert(sizeof(MmrtEncoderRole) == 32);
+// Minor 0 ends at encode; minor 1 appended after it.
+static_assert(MMRT_SIZEOF(MmrtEncoderRole, encode) == 32);
 
 PIN(MmrtPlaceholderRange, item, 0);
 PIN(MmrtPlaceholderRange, offset, 8);
@@ -182,7 +188,8 @@ PIN(MmrtPadArgs, images, 48);
 PIN(MmrtPadArgs, host_ctx, 56);
 PIN(MmrtPadArgs, emit, 64);
 PIN(MmrtPadArgs, emit_positions, 72);
-static_assert(sizeof(MmrtPadArgs) == 80);
+// Minor 0 ends at emit_positions; minor 1 appended after it.
+static_assert(MMRT_SIZEOF(MmrtPadArgs, emit_positions) == 80);
 
 PIN_PREFIX(MmrtPadderRole);
 PIN(MmrtPadderRole, expand, 16);
@@ -198,7 +205,8 @@ PIN(MmrtKvSpec, position_axes, 36);
 PIN(MmrtKvSpec, vocab_size, 40);
 PIN(MmrtKvSpec, hidden_size, 48);
 PIN(MmrtKvSpec, max_position, 56);
-static_assert(sizeof(MmrtKvSpec) == 64);
+// Minor 0 ends at max_position; minor 1 appended after it.
+static_assert(MMRT_SIZEOF(MmrtKvSpec, max_position) == 64);
 
 PIN_PREFIX(MmrtDecodeArgs);
 PIN(MmrtDecodeArgs, n_tokens, 16);
@@ -221,7 +229,8 @@ static_assert(sizeof(MmrtDecodeArgs) == 136);
 PIN_PREFIX(MmrtDecoderRole);
 PIN(MmrtDecoderRole, kv_spec, 16);
 PIN(MmrtDecoderRole, forward, 24);
-static_assert(sizeof(MmrtDecoderRole) == 32);
+// Minor 0 ends at forward; minor 1 appended after it.
+static_assert(MMRT_SIZEOF(MmrtDecoderRole, forward) == 32);
 
 PIN_PREFIX(MmrtPluginApi);
 PIN(MmrtPluginApi, abi, 16);
@@ -244,3 +253,20 @@ TEST_CASE("MMRT_SIZEOF of the last v1.0 field is where each table ends") {
   CHECK(MMRT_HAS_FIELD(&api, MmrtPluginApi, destroy));
   CHECK_FALSE(MMRT_HAS_FIELD(&api, MmrtPluginApi, get_role));
 }
+
+// Minor 1: appended fields and slots, each right after the end of minor 0.
+static_assert(offsetof(MmrtKernels, gated_activation) == 144);
+static_assert(offsetof(MmrtKernels, paged_attention_ex) == 152);
+static_assert(offsetof(MmrtKernels, attention_varlen) == 160);
+static_assert(offsetof(MmrtImageApi, to_rgb) == 32);
+static_assert(offsetof(MmrtImageApi, normalize) == 72);
+static_assert(offsetof(MmrtWeightsApi, get_as) == 56);
+static_assert(offsetof(MmrtProcessorRole, get_fingerprint) == 32);
+static_assert(offsetof(MmrtEncodeArgs, item_pixel_rows) == 64);
+static_assert(offsetof(MmrtEncodeArgs, item_data) == 72);
+static_assert(offsetof(MmrtEncoderRole, get_embed_dim) == 32);
+static_assert(offsetof(MmrtPadArgs, item_data) == 80);
+static_assert(offsetof(MmrtPadArgs, emit_encoder_input) == 88);
+static_assert(offsetof(MmrtKvSpec, decoder_start_token_id) == 64);
+static_assert(offsetof(MmrtKvSpec, max_encoder_len) == 88);
+static_assert(offsetof(MmrtDecoderRole, encode_memory) == 32);

@@ -23,10 +23,12 @@ inline std::vector<int64_t> ints(const boost::json::value& v) {
 }
 
 // `mmrt generate --json` for golden case `c` of fixture folder `dir`, greedy, with the top-5 log-probs.
+// Plugins come from `plugin_dir` (the build's plugin folder unless given).
 inline std::string generate_command(const std::filesystem::path& dir, const boost::json::object& c,
-                                    const std::string& extra_flags = "") {
+                                    const std::string& extra_flags = "",
+                                    const std::filesystem::path& plugin_dir = kPluginDir) {
   std::string cmd = shell_quote(kMmrt.string()) + " generate --json --top-logprobs 5 --plugin-dirs " +
-                    shell_quote(kPluginDir.string()) + " --model " +
+                    shell_quote(plugin_dir.string()) + " --model " +
                     shell_quote((dir / std::string(c.at("model").as_string())).string()) + " --max-tokens " +
                     std::to_string(c.at("max_tokens").as_int64()) + " " + extra_flags;
   const bool chat = c.at("chat").as_bool();

@@ -21,10 +21,11 @@ using namespace mmrt;
 
 namespace {
 
-void check_case(const fs::path& dir, const boost::json::object& c) {
+void check_case(const fs::path& dir, const boost::json::object& c,
+                const fs::path& plugin_dir = test::kPluginDir) {
   const std::string name(c.at("name").as_string());
   CAPTURE(name);
-  const std::string cmd = test::generate_command(dir, c);
+  const std::string cmd = test::generate_command(dir, c, "", plugin_dir);
   const test::CommandResult r = test::run_command(cmd + " 2>/dev/null");
   REQUIRE_MESSAGE(r.exit_code == 0, "mmrt generate failed: " << cmd);
   const boost::json::object got = boost::json::parse(r.out).as_object();
@@ -63,6 +64,36 @@ TEST_CASE("plugins reproduce the Transformers goldens through mmrt generate") {
     }
   }
   CHECK(n_cases >= 21);
+}
+
+// The LLaVA plugin binary as the last ABI 1.0 commit built it (tests/fixtures/abi_1_0/README.md): the 1.1
+// host must select it from --plugin-dirs, load it and give the same answers as the current plugin.
+TEST_CASE("a plugin built against ABI 1.0 runs unchanged on the 1.1 host") {
+  const fs::path legacy = test::kSourceDir / "tests" / "fixtures" / "abi_1_0";
+  const test::CommandResult listed =
+      test::run_command(test::shell_quote(test::kMmrt.string()) + " plugins --json --plugin-dirs " +
+                        test::shell_quote(legacy.string()) + " 2>/dev/null");
+  REQUIRE(listed.exit_code == 0);
+  const boost::json::value listing = boost::json::parse(listed.out);
+  int n_selected = 0;
+  for (const auto& p : listing.at("plugins").as_array()) {
+    if (p.at("status").as_string() != "available") continue;
+    CHECK(std::string(p.at("path").as_string()) == (legacy / "libmmrt_llava.so").string());
+    ++n_selected;
+  }
+  CHECK(n_selected == 1);
+  const boost::json::value manifest = test::read_json(legacy / "libmmrt_llava.mmrt.json");
+  CHECK(manifest.at("abi").at("built_minor").as_int64() == 0);
+  const fs::path dir = test::fixture_dir("llava");
+  const boost::json::value goldens = test::read_json(dir / "goldens.json");
+  int n_cases = 0;
+  for (const auto& c : goldens.as_array()) {
+    SUBCASE(std::string(c.at("name").as_string()).c_str()) {
+      check_case(dir, c.as_object(), legacy);
+    }
+    ++n_cases;
+  }
+  CHECK(n_cases >= 11);
 }
 
 TEST_CASE("mmrt preprocess reports the processor output Transformers computed") {
