@@ -1,11 +1,10 @@
 #include "config.hpp"
 
-#include <iomanip>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "mmrt/blocks/activation.hpp"
+#include "mmrt/image/processor_config.hpp"
 #include "mmrt/json.hpp"
 #include "mmrt/status.hpp"
 
@@ -103,32 +102,12 @@ Qwen2VLConfig parse_qwen2_vl_config(std::string_view config_json) {
   return c;
 }
 
-namespace {
-
-std::array<float, 3> get_channel_list(const sdk::json::Reader& r, const char* key,
-                                      std::array<float, 3> fallback) {
-  const sdk::json::Value* v = r.find(key);
-  if (v == nullptr) return fallback;
-  require(v->is_array() && v->as_array().size() == 3, MMRT_STATUS_INVALID_ARGUMENT,
-          str(r.where(key), "expected a list of 3 numbers"));
-  std::array<float, 3> out{};
-  for (size_t i = 0; i < 3; ++i) {
-    const sdk::json::Value& item = v->as_array()[i];
-    require(item.is_number(), MMRT_STATUS_INVALID_ARGUMENT,
-            str(r.where(key), "expected a list of 3 numbers"));
-    out[i] = static_cast<float>(item.as_double());
-  }
-  return out;
-}
-
-}  // namespace
-
 ImageProcessorConfig parse_image_processor_config(std::string_view json, const VisionConfig& vision) {
   const sdk::json::Value root = sdk::json::parse(json, "image processor config");
   const sdk::json::Reader r(root, "");
   ImageProcessorConfig c;
-  const std::string type = r.get_string("image_processor_type", "Qwen2VLImageProcessor");
-  require(type.starts_with("Qwen2VLImageProcessor"), MMRT_STATUS_UNIMPLEMENTED,
+  const std::string type = sdk::image::processor_type(r);
+  require(type.empty() || type == "Qwen2VLImageProcessor", MMRT_STATUS_UNIMPLEMENTED,
           str(r.where("image_processor_type"), "'", type, "' is not Qwen2VLImageProcessor"));
   c.do_convert_rgb = r.get_bool("do_convert_rgb", c.do_convert_rgb);
   c.do_resize = r.get_bool("do_resize", c.do_resize);
@@ -139,23 +118,16 @@ ImageProcessorConfig parse_image_processor_config(std::string_view json, const V
   c.max_pixels = size.get_int("longest_edge", size.get_int("max_pixels", c.max_pixels));
   c.min_pixels = r.get_int("min_pixels", c.min_pixels);
   c.max_pixels = r.get_int("max_pixels", c.max_pixels);
-  c.resample = static_cast<int32_t>(r.get_int("resample", c.resample));
-  c.do_rescale = r.get_bool("do_rescale", c.do_rescale);
-  c.rescale_factor = r.get_double("rescale_factor", c.rescale_factor);
-  c.do_normalize = r.get_bool("do_normalize", c.do_normalize);
-  c.image_mean = get_channel_list(r, "image_mean", c.image_mean);
-  c.image_std = get_channel_list(r, "image_std", c.image_std);
+  c.resample = sdk::image::parse_resample(r, c.resample);
+  c.normalize = sdk::image::parse_normalize_spec(r, sdk::image::kOpenaiClipMean, sdk::image::kOpenaiClipStd);
   c.patch_size = r.get_int("patch_size", c.patch_size);
   c.temporal_patch_size = r.get_int("temporal_patch_size", c.temporal_patch_size);
   c.merge_size = r.get_int("merge_size", c.merge_size);
 
-  require(c.resample >= MMRT_RESAMPLE_NEAREST && c.resample <= MMRT_RESAMPLE_HAMMING,
-          MMRT_STATUS_INVALID_ARGUMENT,
-          str(r.where("resample"), c.resample, " is not a PIL resampling filter"));
   require(c.min_pixels > 0 && c.max_pixels >= c.min_pixels, MMRT_STATUS_INVALID_ARGUMENT,
           str(r.where("max_pixels"), "need 0 < min_pixels <= max_pixels, got ", c.min_pixels, " and ",
               c.max_pixels));
-  for (float s : c.image_std) {
+  for (float s : c.normalize.std) {
     require(s != 0.0f, MMRT_STATUS_INVALID_ARGUMENT, str(r.where("image_std"), "has a zero entry"));
   }
   // The processor's patch geometry must be the tower's, or pixel_values would not fit patch_embed.
@@ -172,15 +144,11 @@ ImageProcessorConfig parse_image_processor_config(std::string_view json, const V
 }
 
 std::string ImageProcessorConfig::fingerprint() const {
-  std::ostringstream out;
-  out << std::setprecision(17);  // every digit counts: the string keys the host's caches
-  out << "Qwen2VLImageProcessor(pil;convert_rgb=" << do_convert_rgb << ";resize=" << do_resize
-      << ";min_pixels=" << min_pixels << ";max_pixels=" << max_pixels << ";resample=" << resample
-      << ";rescale=" << do_rescale << ":" << rescale_factor << ";normalize=" << do_normalize << ":"
-      << image_mean[0] << "," << image_mean[1] << "," << image_mean[2] << "/" << image_std[0] << ","
-      << image_std[1] << "," << image_std[2] << ";patch_size=" << patch_size
-      << ";temporal_patch_size=" << temporal_patch_size << ";merge_size=" << merge_size << ")";
-  return out.str();
+  return str("Qwen2VLImageProcessor(pil;convert_rgb=", do_convert_rgb, ";resize=", do_resize,
+             ";min_pixels=", min_pixels, ";max_pixels=", max_pixels,
+             ";resample=", sdk::image::resample_name(resample), ";", sdk::image::to_string(normalize),
+             ";patch_size=", patch_size, ";temporal_patch_size=", temporal_patch_size,
+             ";merge_size=", merge_size, ")");
 }
 
 }  // namespace mmrt::qwen2_vl

@@ -7,12 +7,12 @@
 #ifndef MMRT_PLUGINS_QWEN2_VL_CONFIG_HPP_
 #define MMRT_PLUGINS_QWEN2_VL_CONFIG_HPP_
 
-#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "mmrt/blocks/llama.hpp"
+#include "mmrt/image/primitives.hpp"
 
 namespace mmrt::qwen2_vl {
 
@@ -53,11 +53,7 @@ struct ImageProcessorConfig {
   int64_t min_pixels = 56 * 56;         // size.shortest_edge; a top-level min_pixels overrides it
   int64_t max_pixels = 28 * 28 * 1280;  // size.longest_edge; a top-level max_pixels overrides it
   int32_t resample = MMRT_RESAMPLE_BICUBIC;
-  bool do_rescale = true;
-  double rescale_factor = 1.0 / 255.0;
-  bool do_normalize = true;
-  std::array<float, 3> image_mean = {0.48145466f, 0.4578275f, 0.40821073f};  // OPENAI_CLIP_MEAN
-  std::array<float, 3> image_std = {0.26862954f, 0.26130258f, 0.27577711f};  // OPENAI_CLIP_STD
+  sdk::image::NormalizeSpec normalize;  // OPENAI_CLIP mean and std unless the file sets them
   int64_t patch_size = 14;
   int64_t temporal_patch_size = 2;
   int64_t merge_size = 2;

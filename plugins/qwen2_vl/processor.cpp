@@ -4,34 +4,12 @@
 #include <cmath>
 #include <vector>
 
-#include "mmrt/host.hpp"
 #include "mmrt/status.hpp"
 
 namespace mmrt::qwen2_vl {
 
 using sdk::require;
 using sdk::str;
-
-namespace {
-
-const MmrtImageApi* host_image_api() {
-  const auto* api = static_cast<const MmrtImageApi*>(sdk::host_extension(MMRT_IMAGE_EXTENSION));
-  require(api != nullptr && MMRT_SDK_HAS_SLOT(api, MmrtImageApi, to_rgb) &&
-              MMRT_SDK_HAS_SLOT(api, MmrtImageApi, resize) && MMRT_SDK_HAS_SLOT(api, MmrtImageApi, normalize),
-          MMRT_STATUS_UNIMPLEMENTED, "host lacks the image primitives of " MMRT_IMAGE_EXTENSION " (ABI 1.1)");
-  return api;
-}
-
-MmrtImage image_view(int32_t width, int32_t height, const uint8_t* rgb) {
-  MmrtImage v{};
-  v.struct_size = MMRT_SIZEOF(MmrtImage, alpha);
-  v.width = width;
-  v.height = height;
-  v.rgb = rgb;
-  return v;
-}
-
-}  // namespace
 
 std::pair<int64_t, int64_t> smart_resize(int64_t height, int64_t width, int64_t factor, int64_t min_pixels,
                                          int64_t max_pixels) {
@@ -56,7 +34,7 @@ std::pair<int64_t, int64_t> smart_resize(int64_t height, int64_t width, int64_t 
 }
 
 Qwen2VLProcessor::Qwen2VLProcessor(const ImageProcessorConfig& config)
-    : image_api_(host_image_api()), config_(config), fingerprint_(config.fingerprint()) {}
+    : primitives_(sdk::image::Primitives::from_host()), config_(config), fingerprint_(config.fingerprint()) {}
 
 void Qwen2VLProcessor::process(const MmrtImage& image, MmrtProcessorOutput& out) {
   const ImageProcessorConfig& c = config_;
@@ -64,38 +42,29 @@ void Qwen2VLProcessor::process(const MmrtImage& image, MmrtProcessorOutput& out)
           "MmrtProcessorOutput has no n_tokens field");
   require(image.width > 0 && image.height > 0 && image.rgb != nullptr, MMRT_STATUS_INVALID_ARGUMENT,
           str("image of ", image.width, "x", image.height, " without pixels"));
-  const std::string what = str("a ", image.width, "x", image.height, " image");
 
-  MmrtImage current = image_view(image.width, image.height, image.rgb);
-  std::vector<uint8_t> rgb;
+  sdk::image::RgbImage converted, resized;
+  MmrtImage current = image;
   if (c.do_convert_rgb && image.alpha != nullptr) {
-    rgb.resize(static_cast<size_t>(image.width) * image.height * 3);
-    sdk::check(image_api_->to_rgb(&image, rgb.data()), "converting " + what + " to RGB");
-    current.rgb = rgb.data();
+    converted = primitives_.to_rgb(image);
+    current = converted.view();
   }
-  std::vector<uint8_t> resized;
   if (c.do_resize) {
     const auto [height, width] =
         smart_resize(current.height, current.width, c.patch_size * c.merge_size, c.min_pixels, c.max_pixels);
-    require(height <= INT32_MAX && width <= INT32_MAX && height * width <= (int64_t{1} << 28),
-            MMRT_STATUS_INVALID_ARGUMENT, str(what, " resizes to ", width, "x", height, ", too large"));
-    resized.resize(static_cast<size_t>(height * width * 3));
-    sdk::check(image_api_->resize(&current, static_cast<int32_t>(width), static_cast<int32_t>(height),
-                                  c.resample, 0.0, resized.data()),
-               str("resizing ", what, " to ", width, "x", height));
-    current = image_view(static_cast<int32_t>(width), static_cast<int32_t>(height), resized.data());
+    require(
+        height <= INT32_MAX && width <= INT32_MAX, MMRT_STATUS_INVALID_ARGUMENT,
+        str("a ", image.width, "x", image.height, " image resizes to ", width, "x", height, ", too large"));
+    resized =
+        primitives_.resize(current, static_cast<int32_t>(width), static_cast<int32_t>(height), c.resample);
+    current = resized.view();
   }
   const int64_t p = c.patch_size, m = c.merge_size, unit = p * m;
   const int64_t height = current.height, width = current.width;
   require(height % unit == 0 && width % unit == 0, MMRT_STATUS_INVALID_ARGUMENT,
           str("image of ", width, "x", height, " is not a multiple of patch_size * merge_size = ", unit,
               " (do_resize is off)"));
-  std::vector<float> chw(static_cast<size_t>(3 * height * width));
-  sdk::check(
-      image_api_->normalize(&current, c.do_rescale ? c.rescale_factor : 0.0,
-                            c.do_normalize ? c.image_mean.data() : nullptr,
-                            c.do_normalize ? c.image_std.data() : nullptr, MMRT_LAYOUT_CHW, chw.data()),
-      "normalizing " + what);
+  const std::vector<float> chw = primitives_.normalize(current, c.normalize, MMRT_LAYOUT_CHW);  // [3, H, W]
 
   const int64_t grid_h = height / p, grid_w = width / p, t_size = c.temporal_patch_size;
   const int64_t patch_dim = 3 * t_size * p * p;

@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "config.hpp"
+#include "mmrt/image/primitives.hpp"
 #include "mmrt/plugin.hpp"
 #include "vision.hpp"
 
@@ -42,7 +43,7 @@ class Qwen2VLProcessor : public sdk::Processor {
   const char* fingerprint() override { return fingerprint_.c_str(); }
 
  private:
-  const MmrtImageApi* image_api_;
+  sdk::image::Primitives primitives_;
   ImageProcessorConfig config_;
   std::string fingerprint_;
 };

@@ -20,7 +20,12 @@ using namespace mmrt;
 
 namespace {
 
-const fs::path kFixtures = fs::path(MMRT_SOURCE_DIR) / "tests" / "fixtures" / "llava";
+const fs::path kFixtures = fs::path(MMRT_SOURCE_DIR) / "tests" / "fixtures";
+
+// "llava/llava_default" -> tests/fixtures/llava, whose goldens.json and images/ the model's cases use.
+fs::path family_dir(const std::string& model) {
+  return kFixtures / fs::path(model).parent_path();
+}
 
 struct Golden {
   std::string name;
@@ -38,14 +43,15 @@ std::vector<uint8_t> read_bytes(const fs::path& p) {
 }
 
 std::vector<Golden> goldens_for(const std::string& model) {
-  std::ifstream in(kFixtures / "goldens.json");
+  const fs::path dir = family_dir(model);
+  std::ifstream in(dir / "goldens.json");
   std::stringstream s;
   s << in.rdbuf();
   const boost::json::value all = boost::json::parse(s.str());
   std::vector<Golden> out;
   for (const auto& v : all.as_array()) {
     const auto& c = v.as_object();
-    if (c.at("model").as_string() != model) continue;
+    if (c.at("model").as_string() != fs::path(model).filename().string()) continue;
     Golden g;
     g.name = std::string(c.at("name").as_string());
     g.chat = c.at("chat").as_bool();
@@ -54,7 +60,7 @@ std::vector<Golden> goldens_for(const std::string& model) {
     g.token_ids = boost::json::value_to<std::vector<int32_t>>(c.at("token_ids"));
     g.text = std::string(c.at("text").as_string());
     for (const auto& img : c.at("images").as_array()) {
-      g.images.push_back(image::decode_image(read_bytes(kFixtures / std::string(img.as_string()))));
+      g.images.push_back(image::decode_image(read_bytes(dir / std::string(img.as_string()))));
     }
     out.push_back(std::move(g));
   }
@@ -138,8 +144,8 @@ std::vector<engine::RequestInput> inputs_for(const engine::Model& model, const s
 }  // namespace
 
 TEST_CASE("one batch of many requests gives each its single-request answer") {
-  Loaded m = load("llava_default");
-  const auto goldens = goldens_for("llava_default");
+  Loaded m = load("llava/llava_default");
+  const auto goldens = goldens_for("llava/llava_default");
   REQUIRE(goldens.size() >= 4);
   engine::Engine eng(*m.model, {});
   const auto got = run_all(eng, inputs_for(*m.model, goldens, 3));
@@ -148,8 +154,8 @@ TEST_CASE("one batch of many requests gives each its single-request answer") {
 }
 
 TEST_CASE("chunked prefill with a tiny token budget changes nothing") {
-  Loaded m = load("llava_gqa_full");
-  const auto goldens = goldens_for("llava_gqa_full");
+  Loaded m = load("llava/llava_gqa_full");
+  const auto goldens = goldens_for("llava/llava_gqa_full");
   engine::EngineConfig config;
   config.max_batched_tokens = 5;
   config.block_size = 4;
@@ -160,8 +166,8 @@ TEST_CASE("chunked prefill with a tiny token budget changes nothing") {
 }
 
 TEST_CASE("a KV cache too small for everyone preempts and still answers correctly") {
-  Loaded m = load("llava_default");
-  const auto goldens = goldens_for("llava_default");
+  Loaded m = load("llava/llava_default");
+  const auto goldens = goldens_for("llava/llava_default");
   engine::EngineConfig config;
   config.block_size = 4;
   config.n_blocks = 24;  // the longest request needs ~15 blocks; six requests cannot run together
@@ -175,8 +181,8 @@ TEST_CASE("a KV cache too small for everyone preempts and still answers correctl
 }
 
 TEST_CASE("a repeated image and prompt reuses cached blocks and encodings; a different image does not") {
-  Loaded m = load("llava_default");
-  const auto goldens = goldens_for("llava_default");
+  Loaded m = load("llava/llava_default");
+  const auto goldens = goldens_for("llava/llava_default");
   const Golden& g = goldens.at(0);
   REQUIRE(g.images.size() == 1);
   engine::EngineConfig config;
@@ -201,9 +207,29 @@ TEST_CASE("a repeated image and prompt reuses cached blocks and encodings; a dif
   CHECK(eng.stats().kv_blocks_held == 0);
 }
 
+// Qwen2-VL's three-row M-RoPE positions come from the padder for prompt tokens and from index + delta for
+// generated ones; batching, tiny prefill chunks and cached prefixes must all hand the decoder the same rows.
+TEST_CASE("Qwen2-VL: M-RoPE positions survive batching, chunked prefill and prefix reuse") {
+  Loaded m = load("qwen2_vl/qwen2_vl_hub");
+  const auto goldens = goldens_for("qwen2_vl/qwen2_vl_hub");
+  REQUIRE(goldens.size() >= 5);
+  engine::EngineConfig config;
+  config.max_batched_tokens = 7;
+  config.block_size = 4;
+  engine::Engine eng(*m.model, config);
+  check_against_goldens(goldens, run_all(eng, inputs_for(*m.model, goldens, 2)), 2);
+
+  const Golden& g = goldens.at(3);  // two images
+  REQUIRE(g.images.size() == 2);
+  auto again = run_all(eng, {make_input(*m.model, g, "again")});
+  CHECK(again["again"].tokens == g.token_ids);
+  CHECK(again["again"].cached_tokens > 0);
+  CHECK(eng.stats().kv_blocks_held == 0);
+}
+
 TEST_CASE("a cancelled request ends with abort and frees its blocks") {
-  Loaded m = load("llava_default");
-  const auto goldens = goldens_for("llava_default");
+  Loaded m = load("llava/llava_default");
+  const auto goldens = goldens_for("llava/llava_default");
   engine::Engine eng(*m.model, {});
   engine::RequestInput in = make_input(*m.model, goldens.at(0), "c");
   in.params.max_tokens = 200;
@@ -224,8 +250,8 @@ TEST_CASE("a cancelled request ends with abort and frees its blocks") {
 }
 
 TEST_CASE("stop strings cut the text where they first appear") {
-  Loaded m = load("llava_default");
-  const Golden g = goldens_for("llava_default").at(0);
+  Loaded m = load("llava/llava_default");
+  const Golden g = goldens_for("llava/llava_default").at(0);
   REQUIRE(g.text.size() > 6);
   const std::string stop = g.text.substr(4, 3);
   engine::Engine eng(*m.model, {});
@@ -241,8 +267,8 @@ TEST_CASE("stop strings cut the text where they first appear") {
 }
 
 TEST_CASE("requests that can never fit, or are malformed, are refused at submit") {
-  Loaded m = load("llava_default");
-  const Golden g = goldens_for("llava_default").at(0);
+  Loaded m = load("llava/llava_default");
+  const Golden g = goldens_for("llava/llava_default").at(0);
   engine::EngineConfig config;
   config.block_size = 4;
   config.n_blocks = 8;

@@ -112,7 +112,7 @@ TEST_CASE("qwen2_vl image processor config: preprocessor_config.json and process
   CHECK(a.min_pixels == 3136);
   CHECK(a.max_pixels == 12845056);
   CHECK(a.resample == MMRT_RESAMPLE_BICUBIC);
-  CHECK(a.image_mean[1] == 0.4578275f);
+  CHECK(a.normalize.mean[1] == 0.4578275f);
 
   // The host hands over processor_config.json's image_processor entry when that is all the folder has.
   const ImageProcessorConfig b = parse_image_processor_config(
