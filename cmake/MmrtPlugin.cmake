@@ -67,7 +67,8 @@ function(mmrt_add_plugin name)
   endif()
 endfunction()
 
-# Plugins must never see core/: checked once every target is defined.
+# Plugins must never see core/ or kernels/ (nor the repository root above them): checked once every target
+# is defined.
 function(mmrt_check_plugin_isolation)
   get_property(plugins GLOBAL PROPERTY MMRT_PLUGINS)
   foreach(p ${plugins})
@@ -79,7 +80,9 @@ function(mmrt_check_plugin_isolation)
     endforeach()
     get_target_property(incs ${p} INCLUDE_DIRECTORIES)
     foreach(i ${incs})
-      if(i MATCHES "/core($|/)" OR i MATCHES "/kernels($|/)")
+      # Relative to the source tree, so a checkout in a folder named kernels or core is not mistaken.
+      string(REPLACE "${CMAKE_SOURCE_DIR}/" "" rel "${i}")
+      if(i STREQUAL CMAKE_SOURCE_DIR OR rel MATCHES "^(core|kernels)($|/)")
         message(FATAL_ERROR "plugin ${p} includes ${i}: plugins may use plugin_api/ and sdk/ only")
       endif()
     endforeach()

@@ -286,7 +286,7 @@ typedef struct MmrtKernels {
                           const MmrtStream* stream);
   /* y = act(x) elementwise; kind is MMRT_ACT_*; y may be x. */
   MmrtStatus* (*activation)(int32_t kind, const MmrtTensor* x, MmrtTensor* y, const MmrtStream* stream);
-  /* y = silu(gate) * up, elementwise. */
+  /* y = silu(gate) * up, elementwise. y may be gate or up (as every backend has done since 1.0). */
   MmrtStatus* (*silu_mul)(const MmrtTensor* gate, const MmrtTensor* up, MmrtTensor* y,
                           const MmrtStream* stream);
   /* y = a + b elementwise; b may also be one row broadcast over a's rows. y may be a. */

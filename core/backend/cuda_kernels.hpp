@@ -1,9 +1,10 @@
-// The "mmrt.host.kernels/1" table for tensors on a CUDA device: checks every argument the host can see
-// (device, dtype, shape, layout; all of an op's tensors on one GPU, the stream a CUDA stream of that GPU)
-// and launches kernels/cuda on the caller's stream. Activations are f32, f16 or bf16, one dtype per op
-// except where a slot says otherwise (copy converts; rope's inv_freq and attention's bias are f32); index
-// tensors (ids, rows, positions, layout) are int32/int64 on the same GPU. Nothing synchronises and nothing
-// allocates in steady state (workspaces come from the caching pool).
+// The kernel table for tensors on a CUDA device: launches kernels/cuda on the caller's stream. It takes
+// calls that passed their contract (kernel_contracts.hpp; the dispatch table checks it, and only that table
+// reaches plugins: devices, dtypes, shapes, aliasing) and checks what is its own: the stream is a CUDA
+// stream of the tensors' GPU, head_dim within what the attention kernels hold (UNIMPLEMENTED beyond).
+// Activations are f32, f16 or bf16, one dtype per op except where a slot says otherwise (copy converts;
+// rope's inv_freq and the attention biases are f32). Nothing synchronises and nothing allocates in steady
+// state (workspaces come from the caching pool).
 //
 // Values inside device index tensors cannot be checked without a synchronisation: the kernels treat
 // out-of-range ids, rows and slots defensively (kernels/cuda/rows.cuh, paged_attention.cuh) instead of

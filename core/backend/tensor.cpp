@@ -167,43 +167,6 @@ bool is_compact(const MmrtTensor* t) {
   return true;
 }
 
-namespace {
-
-void* checked(const MmrtTensor* t, MmrtDataType dtype, const char* what) {
-  if (!t) throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, std::string(what) + " is NULL");
-  if (t->device.device_type != MMRT_DEVICE_CPU) {
-    throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, std::string(what) + " is not on the CPU");
-  }
-  if (!(t->dtype == dtype)) {
-    throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, std::string(what) + ": expected " + dtype_name(dtype) +
-                                                        ", got " + dtype_name(t->dtype));
-  }
-  if (t->ndim < 0 || (t->ndim > 0 && !t->shape)) {
-    throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, std::string(what) + ": malformed shape");
-  }
-  if (!is_compact(t)) {
-    throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, std::string(what) + ": must be compact row-major");
-  }
-  if (!t->data && numel(*t) > 0)
-    throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, std::string(what) + ": no data");
-  return static_cast<char*>(t->data) + t->byte_offset;
-}
-
-}  // namespace
-
-const float* cpu_f32(const MmrtTensor* t, const char* what) {
-  return static_cast<const float*>(checked(t, kF32, what));
-}
-float* cpu_f32_mut(MmrtTensor* t, const char* what) {
-  return static_cast<float*>(checked(t, kF32, what));
-}
-const int32_t* cpu_i32(const MmrtTensor* t, const char* what) {
-  return static_cast<const int32_t*>(checked(t, kI32, what));
-}
-const int64_t* cpu_i64(const MmrtTensor* t, const char* what) {
-  return static_cast<const int64_t*>(checked(t, kI64, what));
-}
-
 void expect_ndim(const MmrtTensor* t, int32_t ndim, const char* what) {
   if (t->ndim != ndim) {
     throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, std::string(what) + ": expected " + std::to_string(ndim) +

@@ -74,12 +74,7 @@ class Tensor {
   MmrtTensor view_{};
 };
 
-// A tensor view argument checked for what a CPU kernel needs: f32 (or the asked dtype), on the CPU,
-// compact row-major. `what` names the argument in the error ("linear: w").
-const float* cpu_f32(const MmrtTensor* t, const char* what);
-float* cpu_f32_mut(MmrtTensor* t, const char* what);
-const int32_t* cpu_i32(const MmrtTensor* t, const char* what);
-const int64_t* cpu_i64(const MmrtTensor* t, const char* what);
+// Shape checks of kernel arguments; `what` names the argument in the error.
 void expect_ndim(const MmrtTensor* t, int32_t ndim, const char* what);
 void expect_dim(const MmrtTensor* t, int32_t axis, int64_t size, const char* what);
 // Rows and row width of a tensor seen as 2-D (all leading dims folded into rows).

@@ -42,6 +42,12 @@ void apply(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
 }
 
+template <float (*f)(float)>
+void apply_gated(const float* gate, const float* up, float* y, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= kMinParallelElements)
+  for (int64_t i = 0; i < n; ++i) y[i] = f(gate[i]) * up[i];
+}
+
 }  // namespace
 
 void activation(Activation a, const float* x, float* y, int64_t n) {
@@ -59,9 +65,19 @@ void activation(Activation a, const float* x, float* y, int64_t n) {
   }
 }
 
-void silu_mul(const float* gate, const float* up, float* y, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= kMinParallelElements)
-  for (int64_t i = 0; i < n; ++i) y[i] = silu(gate[i]) * up[i];
+void gated_activation(Activation a, const float* gate, const float* up, float* y, int64_t n) {
+  switch (a) {
+    case Activation::gelu_erf:
+      return apply_gated<gelu_erf>(gate, up, y, n);
+    case Activation::gelu_tanh:
+      return apply_gated<gelu_tanh>(gate, up, y, n);
+    case Activation::quick_gelu:
+      return apply_gated<quick_gelu>(gate, up, y, n);
+    case Activation::silu:
+      return apply_gated<silu>(gate, up, y, n);
+    case Activation::relu:
+      return apply_gated<relu>(gate, up, y, n);
+  }
 }
 
 }  // namespace mmrt::cpu

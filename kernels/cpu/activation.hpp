@@ -17,8 +17,10 @@ enum class Activation {
 
 void activation(Activation a, const float* x, float* y, int64_t n);  // [n] -> [n]
 
-// Gated MLP (Llama/Qwen2): y = silu(gate) · up, where silu(gate) is rounded to fp32 before the product as
-// in act_fn(gate_proj(x)) * up_proj(x). y may alias gate or up.
-void silu_mul(const float* gate, const float* up, float* y, int64_t n);  // [n], [n] -> [n]
+// Gated MLP: y = act(gate) · up, where act(gate) is rounded to fp32 before the product as in
+// act_fn(gate_proj(x)) * up_proj(x) (SwiGLU of Llama/Qwen2 with silu, T5's gated-GELU with gelu_tanh).
+// y may alias gate or up.
+void gated_activation(Activation a, const float* gate, const float* up, float* y,
+                      int64_t n);  // [n], [n] -> [n]
 
 }  // namespace mmrt::cpu

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 namespace mmrt::cpu {
 
@@ -21,6 +22,34 @@ struct AttentionQuery {
   int64_t n_visible;  // keys 0 .. n_visible-1 are attended
   const float* bias;  // [n_visible] additive, or null
 };
+
+// One unit of parallel work: query rows [row_begin, row_end) of one sequence, one kv head.
+struct AttentionWorkItem {
+  int64_t seq;
+  int64_t kv_head;
+  int64_t row_begin;
+  int64_t row_end;
+};
+
+// The work items of a batch: sequence s owns query rows query_start[s] .. query_start[s+1]-1 and attends
+// n_keys(s) keys; its rows are cut into blocks whose scores (block rows x n_rep heads x keys) stay near
+// 4 MiB, at most 16 rows, for every kv head. Reuses `items`' storage.
+template <typename KeyCount>
+void plan_attention_work(int64_t n_seqs, const int32_t* query_start, KeyCount n_keys, int64_t n_head_kv,
+                         int64_t n_rep, std::vector<AttentionWorkItem>& items) {
+  constexpr int64_t kScoreBudget = int64_t{1} << 20;
+  constexpr int64_t kMaxQueryBlock = 16;
+  items.clear();
+  for (int64_t s = 0; s < n_seqs; ++s) {
+    const int64_t q_block =
+        std::clamp(kScoreBudget / std::max<int64_t>(n_rep * n_keys(s), 1), int64_t{1}, kMaxQueryBlock);
+    for (int64_t g = 0; g < n_head_kv; ++g) {
+      for (int64_t r = query_start[s]; r < query_start[s + 1]; r += q_block) {
+        items.push_back(AttentionWorkItem{s, g, r, std::min<int64_t>(r + q_block, query_start[s + 1])});
+      }
+    }
+  }
+}
 
 // Eight independent fp32 lanes, which the compiler maps to SIMD registers (a sequential fp32 reduction
 // cannot be vectorised without reassociation).

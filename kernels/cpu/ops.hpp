@@ -15,5 +15,6 @@
 #include "kernels/cpu/linear.hpp"
 #include "kernels/cpu/norm.hpp"
 #include "kernels/cpu/paged_attention.hpp"
+#include "kernels/cpu/relative_position.hpp"
 #include "kernels/cpu/rope.hpp"
 #include "kernels/cpu/softmax.hpp"

@@ -65,14 +65,25 @@ __device__ inline void stage_query(const SharedTiles& tiles, const T* q_row, int
   for (int64_t d = threadIdx.x % kWarpSize; d < head_dim; d += kWarpSize) tiles.q[d] = to_float(q_row[d]);
 }
 
+// No additive bias.
+struct NoBias {
+  __device__ float operator()(int64_t) const { return 0.0f; }
+};
+
+// A bias row indexed by the key position.
+struct RowBias {
+  const float* row;
+  __device__ float operator()(int64_t p) const { return row[p]; }
+};
+
 // Attends keys [key_begin, key_end) of the block's sequence. Every thread of the block must call it with
 // the same key range (it has barriers); `active` warps update `st` for keys p < n_visible. key_row(p) and
-// value_row(p) return the head's row of key p (dtype T, head_dim elements). bias_row is indexed by the key
-// position, or null.
-template <typename T, typename KeyRow, typename ValueRow>
-__device__ void attend_tiles(const SharedTiles& tiles, bool active, int64_t n_visible, const float* bias_row,
-                             float scale, int64_t key_begin, int64_t key_end, int64_t head_dim,
-                             KeyRow key_row, ValueRow value_row, QueryState& st) {
+// value_row(p) return the head's row of key p (dtype T, head_dim elements); bias(p) is the additive bias
+// of the warp's query at key p (called for visible keys of active warps only).
+template <typename T, typename Bias, typename KeyRow, typename ValueRow>
+__device__ void attend_tiles(const SharedTiles& tiles, bool active, int64_t n_visible, Bias bias, float scale,
+                             int64_t key_begin, int64_t key_end, int64_t head_dim, KeyRow key_row,
+                             ValueRow value_row, QueryState& st) {
   const int lane = threadIdx.x % kWarpSize;
   const int dim = int(head_dim);  // at most kMaxHeadDim: 32-bit index arithmetic is enough and cheaper
   const int k_stride = dim + 1;
@@ -98,8 +109,7 @@ __device__ void attend_tiles(const SharedTiles& tiles, bool active, int64_t n_vi
       const float* k_row = tiles.k + lane * k_stride;
       float dot = 0.0f;
       for (int d = 0; d < dim; ++d) dot = fmaf(tiles.q[d], k_row[d], dot);
-      s = dot * scale;
-      if (bias_row != nullptr) s += bias_row[p];
+      s = dot * scale + bias(p);
     }
     const float m_new = fmaxf(st.m, warp_max(s));
     if (m_new == -CUDART_INF_F) continue;  // nothing visible yet (warp-uniform)

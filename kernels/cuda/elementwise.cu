@@ -36,10 +36,10 @@ __global__ void activation_kernel(Activation kind, const T* x, T* y, int64_t n) 
 }
 
 template <typename T>
-__global__ void silu_mul_kernel(const T* gate, const T* up, T* y, int64_t n) {
+__global__ void gated_activation_kernel(Activation kind, const T* gate, const T* up, T* y, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const float g = to_float(from_float<T>(apply(Activation::silu, to_float(gate[i]))));
+    const float g = to_float(from_float<T>(apply(kind, to_float(gate[i]))));
     y[i] = from_float<T>(g * to_float(up[i]));
   }
 }
@@ -71,11 +71,13 @@ cudaError_t activation(Activation kind, DType dtype, const void* x, void* y, int
   return cudaGetLastError();
 }
 
-cudaError_t silu_mul(DType dtype, const void* gate, const void* up, void* y, int64_t n, cudaStream_t stream) {
+cudaError_t gated_activation(Activation kind, DType dtype, const void* gate, const void* up, void* y,
+                             int64_t n, cudaStream_t stream) {
   if (n <= 0) return cudaSuccess;
-  MMRT_CUDA_DISPATCH(dtype, T,
-                     silu_mul_kernel<T><<<grid_for(n, kThreads), kThreads, 0, stream>>>(
-                         static_cast<const T*>(gate), static_cast<const T*>(up), static_cast<T*>(y), n));
+  MMRT_CUDA_DISPATCH(
+      dtype, T,
+      gated_activation_kernel<T><<<grid_for(n, kThreads), kThreads, 0, stream>>>(
+          kind, static_cast<const T*>(gate), static_cast<const T*>(up), static_cast<T*>(y), n));
   return cudaGetLastError();
 }
 

@@ -13,8 +13,10 @@ enum class Activation : int32_t { gelu_erf = 0, gelu_tanh = 1, quick_gelu = 2, s
 cudaError_t activation(Activation kind, DType dtype, const void* x, void* y, int64_t n,
                        cudaStream_t stream);  // [n] -> [n]
 
-// y = silu(gate) · up, silu rounded to the dtype first as act_fn(gate) * up does in torch.
-cudaError_t silu_mul(DType dtype, const void* gate, const void* up, void* y, int64_t n, cudaStream_t stream);
+// y = act(gate) · up, act rounded to the dtype first as act_fn(gate) * up does in torch (silu_mul is
+// kind silu).
+cudaError_t gated_activation(Activation kind, DType dtype, const void* gate, const void* up, void* y,
+                             int64_t n, cudaStream_t stream);
 
 // y = a + b, all [n].
 cudaError_t add(DType dtype, const void* a, const void* b, void* y, int64_t n, cudaStream_t stream);

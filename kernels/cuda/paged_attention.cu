@@ -51,6 +51,30 @@ struct PagedParams {
   WarpMap map;
   int64_t n_splits, split_keys;
   float scale;
+  PagedAttentionMode mode;
+};
+
+// The bias of query position `position`, head h, at key p; the thresholds are the block's shared copy.
+struct RelativeBiasOf {
+  const float* table;
+  int32_t per_direction, max_exact, bidirectional, n_thresholds;
+  const int64_t* thresholds;
+  int64_t position, h, n_head;
+
+  __device__ int64_t bucket(int64_t relative_position) const {
+    int64_t bucket = 0, distance = 0;
+    if (bidirectional) {
+      if (relative_position > 0) bucket = per_direction;
+      distance = relative_position < 0 ? -relative_position : relative_position;
+    } else {
+      distance = relative_position < 0 ? -relative_position : 0;
+    }
+    if (distance < max_exact) return bucket + distance;
+    int64_t large = max_exact;
+    for (int i = 0; i < n_thresholds && distance >= thresholds[i]; ++i) ++large;
+    return bucket + large;
+  }
+  __device__ float operator()(int64_t p) const { return table[bucket(p - position) * n_head + h]; }
 };
 
 // grid (chunk_bound, n_head_kv · head_groups, n_splits). Warp w serves row row_begin + w / HW of the block's
@@ -62,8 +86,13 @@ __global__ void __launch_bounds__(kThreads)
                            T* out, float* part_acc, float* part_ml) {
   extern __shared__ float smem[];
   __shared__ int64_t block_seq, block_row_begin;
+  __shared__ int64_t thresholds[RelativeBias::kMaxThresholds];
   const PagedAttentionShape& s = p.shape;
   const int64_t rows_per_block = p.map.rows_per_block;
+  const RelativeBias& rel = p.mode.rel_bias;
+  if (rel.table != nullptr) {
+    for (int i = threadIdx.x; i < rel.n_thresholds; i += blockDim.x) thresholds[i] = rel.thresholds[i];
+  }
   if (threadIdx.x == 0) {
     int64_t chunk = blockIdx.x, seq = -1, row_begin = 0;
     for (int64_t i = 0; i < s.n_seqs; ++i) {
@@ -79,7 +108,7 @@ __global__ void __launch_bounds__(kThreads)
     block_seq = seq;
     block_row_begin = row_begin;
   }
-  __syncthreads();
+  __syncthreads();  // block_seq, block_row_begin and the thresholds are written
   const int64_t seq = block_seq;
   if (seq < 0) return;  // past the last chunk: the whole block leaves together
 
@@ -100,6 +129,7 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t last_row =
       (block_row_begin + rows_per_block < q_end ? block_row_begin + rows_per_block : q_end) - 1;
   auto visible = [&](int64_t r) {
+    if (!p.mode.causal) return seq_len;
     const int64_t n = first_position + (r - q_begin) + 1;
     return n < 0 ? int64_t(0) : (n > seq_len ? seq_len : n);
   };
@@ -121,10 +151,24 @@ __global__ void __launch_bounds__(kThreads)
   stage_query(tiles, q + row * q_stride + h * head_dim, head_dim, active);
   QueryState st;
   init_state(st);
-  attend_tiles<T>(
-      tiles, active, active ? visible(row) : 0, nullptr, p.scale, key_begin, key_end, head_dim,
-      [&](int64_t pos) { return k_cache + slot_of(pos) * kv_stride + g * head_dim; },
-      [&](int64_t pos) { return v_cache + slot_of(pos) * kv_stride + g * head_dim; }, st);
+  auto key_row = [&](int64_t pos) { return k_cache + slot_of(pos) * kv_stride + g * head_dim; };
+  auto value_row = [&](int64_t pos) { return v_cache + slot_of(pos) * kv_stride + g * head_dim; };
+  if (rel.table != nullptr) {
+    const RelativeBiasOf bias{rel.table,
+                              rel.per_direction,
+                              rel.max_exact,
+                              rel.bidirectional,
+                              rel.n_thresholds,
+                              thresholds,
+                              first_position + (row - q_begin),
+                              h,
+                              s.n_head};
+    attend_tiles<T>(tiles, active, active ? visible(row) : 0, bias, p.scale, key_begin, key_end, head_dim,
+                    key_row, value_row, st);
+  } else {
+    attend_tiles<T>(tiles, active, active ? visible(row) : 0, NoBias{}, p.scale, key_begin, key_end, head_dim,
+                    key_row, value_row, st);
+  }
   if (!active) return;
   if (p.n_splits == 1) {
     store_normalized(st, out + row * q_stride + h * head_dim, head_dim);
@@ -212,7 +256,8 @@ PagedAttentionPlan plan_paged_attention(const PagedAttentionShape& s, int sm_cou
 cudaError_t paged_attention(DType dtype, const PagedAttentionShape& shape, const PagedAttentionPlan& plan,
                             const void* q, const void* k_cache, const void* v_cache,
                             const int32_t* query_start, const int32_t* seq_lens, const int32_t* block_tables,
-                            float scale, void* out, void* workspace, cudaStream_t stream) {
+                            float scale, const PagedAttentionMode& mode, void* out, void* workspace,
+                            cudaStream_t stream) {
   const PagedAttentionShape& s = shape;
   if (s.n_tokens <= 0 || s.n_seqs <= 0) return cudaSuccess;
   if (s.head_dim <= 0 || s.head_dim > kMaxHeadDim || s.n_head_kv <= 0 || s.n_head % s.n_head_kv != 0 ||
@@ -223,7 +268,11 @@ cudaError_t paged_attention(DType dtype, const PagedAttentionShape& shape, const
   const WarpMap m = warp_map(s);
   const int64_t chunks = chunk_bound(s, m), heads = s.n_head_kv * m.head_groups;
   if (chunks > 0x7fffffff || heads > 65535 || plan.n_splits > 65535) return cudaErrorInvalidValue;
-  PagedParams params{s, m, plan.n_splits, plan.split_keys, scale};
+  if (mode.rel_bias.table != nullptr &&
+      (mode.rel_bias.n_thresholds < 0 || mode.rel_bias.n_thresholds > RelativeBias::kMaxThresholds)) {
+    return cudaErrorInvalidValue;
+  }
+  PagedParams params{s, m, plan.n_splits, plan.split_keys, scale, mode};
   float* part_acc = nullptr;
   float* part_ml = nullptr;
   if (plan.n_splits > 1) {

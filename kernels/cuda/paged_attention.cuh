@@ -5,10 +5,11 @@
 //
 // Attention of a mixed batch (prefill chunks and decode steps): row r of sequence s (rows query_start[s] ..
 // query_start[s+1]-1, the last n_q positions of its seq_lens[s] cached tokens) attends causally to that
-// sequence's cached keys. A block serves up to 8 queries that read the same keys: a chunk of consecutive
-// rows of one sequence times heads of one GQA group. When the grid alone would leave the GPU idle (decode
-// of few sequences over long contexts), the context is split into parts attended by separate blocks and a
-// second kernel merges their softmax states: that needs the workspace the plan asks for.
+// sequence's cached keys, or to all of them when the mode is not causal. A block serves up to 8 queries that
+// read the same keys: a chunk of consecutive rows of one sequence times heads of one GQA group. When the grid
+// alone would leave the GPU idle (decode of few sequences over long contexts), the context is split into
+// parts attended by separate blocks and a second kernel merges their softmax states: that needs the workspace
+// the plan asks for.
 //
 // The layout tensors live on the device and cannot be checked on the host without a synchronisation, so
 // the kernels are defensive: slots outside the cache are not written, block ids outside it are clamped
@@ -43,6 +44,22 @@ struct PagedAttentionPlan {
   size_t workspace_bytes;  // device scratch the call needs (0 when n_splits == 1)
 };
 
+// T5's relative position bias (kernels/cpu/relative_position.hpp, whose RelativeBuckets the host copies in
+// field for field): bucket(d) exact below max_exact, then one more per threshold the distance reaches.
+struct RelativeBias {
+  static constexpr int kMaxThresholds = 128;
+  const float* table;  // [n_buckets, n_head] f32 on the device, or null: no bias
+  int32_t per_direction, max_exact, bidirectional, n_thresholds;
+  int64_t thresholds[kMaxThresholds];
+};
+
+// What paged_attention_ex adds to paged_attention: the causal switch (false: every cached key, cross
+// attention) and the relative bias, added at the query position seq_len - n_q + row.
+struct PagedAttentionMode {
+  bool causal;
+  RelativeBias rel_bias;
+};
+
 // sm_count: multiprocessors of the GPU (cudaDevAttrMultiProcessorCount).
 PagedAttentionPlan plan_paged_attention(const PagedAttentionShape& shape, int sm_count);
 
@@ -53,7 +70,7 @@ cudaError_t paged_attention(DType dtype, const PagedAttentionShape& shape, const
                             const int32_t* query_start,   // [n_seqs + 1]
                             const int32_t* seq_lens,      // [n_seqs]
                             const int32_t* block_tables,  // [n_seqs, max_blocks]
-                            float scale,
+                            float scale, const PagedAttentionMode& mode,
                             void* out,        // [n_tokens, n_head, head_dim]
                             void* workspace,  // plan.workspace_bytes of device memory, or null when 0
                             cudaStream_t stream);

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 
 #include "mmrt/status.hpp"
@@ -58,9 +59,15 @@ class Ops {
   void activation(int32_t kind, const TensorView& x, const TensorView& y) const {
     check_op(MMRT_SDK_KERNEL(activation)(kind, x.raw(), y.raw(), stream_), "activation", {&x, &y});
   }
-  // y = silu(gate) * up.
+  // y = silu(gate) * up; y may be gate or up.
   void silu_mul(const TensorView& gate, const TensorView& up, const TensorView& y) const {
     check_op(MMRT_SDK_KERNEL(silu_mul)(gate.raw(), up.raw(), y.raw(), stream_), "silu_mul", {&gate, &up, &y});
+  }
+  // [1.1] y = act(gate) * up; kind is MMRT_ACT_* (T5's gated-GELU: MMRT_ACT_GELU_TANH); y may be gate or up.
+  void gated_activation(int32_t kind, const TensorView& gate, const TensorView& up,
+                        const TensorView& y) const {
+    check_op(MMRT_SDK_KERNEL(gated_activation)(kind, gate.raw(), up.raw(), y.raw(), stream_),
+             "gated_activation", {&gate, &up, &y});
   }
   // y = a + b; b may be one row broadcast over a's rows; y may be a.
   void add(const TensorView& a, const TensorView& b, const TensorView& y) const {
@@ -89,6 +96,56 @@ class Ops {
                        const TensorView& out) const {
     check_op(MMRT_SDK_KERNEL(paged_attention)(q.raw(), layer, layout, scale, out.raw(), stream_),
              "paged_attention", {&q, &out});
+  }
+  // [1.1] T5's relative position bias for paged_attention_ex: rel_bias f32 [n_buckets, n_head] (the
+  // checkpoint's relative_attention_bias.weight) with the config's bucket count and maximum distance.
+  struct RelativeBias {
+    TensorView table;
+    int32_t n_buckets = 32;
+    int32_t max_distance = 128;
+    bool bidirectional = true;
+  };
+  // [1.1] paged_attention over a self (causal) or cross (causal false: every cached key) cache, with an
+  // optional relative position bias (an empty table means none).
+  void paged_attention_ex(const TensorView& q, MmrtKvLayer layer, const MmrtBatchLayout* layout, float scale,
+                          bool causal, const RelativeBias& rel_bias, const TensorView& out) const {
+    MmrtPagedAttentionArgs args{};
+    args.struct_size = MMRT_SIZEOF(MmrtPagedAttentionArgs, out);
+    args.q = q.raw();
+    args.layer = layer;
+    args.layout = layout;
+    args.scale = scale;
+    args.causal = causal ? 1 : 0;
+    args.rel_bias = opt(rel_bias.table);
+    args.n_buckets = rel_bias.n_buckets;
+    args.max_distance = rel_bias.max_distance;
+    args.bidirectional = rel_bias.bidirectional ? 1 : 0;
+    args.out = out.raw();
+    check_op(MMRT_SDK_KERNEL(paged_attention_ex)(&args, stream_), "paged_attention_ex", {&q, &out});
+  }
+  // [1.1] n_seqs = cu_q.size() - 1 dense attentions in one call: sequence s is query rows cu_q[s] ..
+  // cu_q[s+1]-1 of q [Σ n_q, n_head, d] and key rows cu_k[s] .. cu_k[s+1]-1 of k, v [Σ n_k, n_head_kv, d];
+  // out like q. bias (empty: none) f32 [bias_period, n_head, n_q, n_k] is shared by sequences of one size,
+  // sequence s adding bias[s % bias_period] (Swin: one per window of an image).
+  void attention_varlen(const TensorView& q, const TensorView& k, const TensorView& v,
+                        std::span<const int32_t> cu_q, std::span<const int32_t> cu_k, const TensorView& bias,
+                        int32_t bias_period, float scale, bool causal, const TensorView& out) const {
+    require(!cu_q.empty() && cu_q.size() == cu_k.size(), MMRT_STATUS_INVALID_ARGUMENT,
+            "attention_varlen: cu_q and cu_k need n_seqs + 1 entries each");
+    MmrtVarlenAttentionArgs args{};
+    args.struct_size = MMRT_SIZEOF(MmrtVarlenAttentionArgs, out);
+    args.q = q.raw();
+    args.k = k.raw();
+    args.v = v.raw();
+    args.n_seqs = static_cast<int32_t>(cu_q.size() - 1);
+    args.cu_q_host = cu_q.data();
+    args.cu_k_host = cu_k.data();
+    args.bias = opt(bias);
+    args.bias_period = bias_period;
+    args.scale = scale;
+    args.causal = causal ? 1 : 0;
+    args.out = out.raw();
+    check_op(MMRT_SDK_KERNEL(attention_varlen)(&args, stream_), "attention_varlen", {&q, &k, &v, &out});
   }
   // pixels [C, H, W], weight [out_ch, C, p, p] -> out [(H/p)·(W/p), out_ch].
   void patch_embed(const TensorView& pixels, const TensorView& weight, const TensorView& bias,

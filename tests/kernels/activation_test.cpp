@@ -84,24 +84,33 @@ TEST_CASE("activation textbook values") {
   CHECK(y == doctest::Approx(0.8457957659328212).epsilon(1e-7));  // 1 / (1 + e^-1.702)
 }
 
-TEST_CASE("silu_mul is silu(gate) · up, over sizes that use and skip the parallel path") {
-  for (int64_t n : {1, 7, 65, 100003}) {
-    const std::vector<float> gate = mmrt::cpu::test::random_normal(n, 21, 3.0f);
-    const std::vector<float> up = mmrt::cpu::test::random_normal(n, 22);
-    std::vector<float> y(static_cast<size_t>(n));
-    mmrt::cpu::silu_mul(gate.data(), up.data(), y.data(), n);
-    std::vector<float> aliased = gate;
-    mmrt::cpu::silu_mul(aliased.data(), up.data(), aliased.data(), n);
-    int failures = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      const double ref = reference(Activation::silu, gate[i]) * up[i];
-      // Two fp32 roundings (silu, then the product): 2e-7 relative.
-      const bool ok = std::abs(y[i] - ref) <= 3e-7 * std::abs(ref) + 1e-30 && aliased[i] == y[i];
-      if (!ok && ++failures <= 5) {
-        INFO("n=" << n << " i=" << i << " got " << y[i] << " ref " << ref);
-        CHECK(ok);
+TEST_CASE(
+    "gated_activation is act(gate) · up for every kind, also aliased, over sizes that use and skip the "
+    "parallel path") {
+  for (Activation a : {Activation::gelu_erf, Activation::gelu_tanh, Activation::quick_gelu, Activation::silu,
+                       Activation::relu}) {
+    for (int64_t n : {1, 7, 65, 100003}) {
+      const std::vector<float> gate = mmrt::cpu::test::random_normal(n, 21, 3.0f);
+      const std::vector<float> up = mmrt::cpu::test::random_normal(n, 22);
+      std::vector<float> y(static_cast<size_t>(n));
+      mmrt::cpu::gated_activation(a, gate.data(), up.data(), y.data(), n);
+      std::vector<float> onto_gate = gate;
+      mmrt::cpu::gated_activation(a, onto_gate.data(), up.data(), onto_gate.data(), n);
+      std::vector<float> onto_up = up;
+      mmrt::cpu::gated_activation(a, gate.data(), onto_up.data(), onto_up.data(), n);
+      int failures = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const double ref = reference(a, gate[i]) * up[i];
+        // Two fp32 roundings (the activation, then the product): 2e-7 relative.
+        const bool ok = std::abs(y[i] - ref) <= 3e-7 * std::abs(ref) + 1e-30 && onto_gate[i] == y[i] &&
+                        onto_up[i] == y[i];
+        if (!ok && ++failures <= 5) {
+          INFO("activation " << static_cast<int>(a) << " n=" << n << " i=" << i << " got " << y[i] << " ref "
+                             << ref);
+          CHECK(ok);
+        }
       }
+      CHECK(failures == 0);
     }
-    CHECK(failures == 0);
   }
 }

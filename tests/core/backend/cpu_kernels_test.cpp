@@ -1,10 +1,11 @@
-// The CPU kernel table is a trust boundary: plugins may pass anything. Wrong shapes, dtypes, slots and
-// rows must come back as statuses, never as a crash or an out-of-bounds write.
+// The kernel table plugins see (dispatch, then the CPU backend) is a trust boundary: plugins may pass
+// anything. Wrong shapes, dtypes, slots and rows must come back as statuses, never as a crash or an
+// out-of-bounds write.
 #include <doctest/doctest.h>
 
 #include <vector>
 
-#include "core/backend/cpu_kernels.hpp"
+#include "core/backend/kernels_dispatch.hpp"
 #include "core/backend/tensor.hpp"
 #include "core/plugin/status.hpp"
 
@@ -27,7 +28,7 @@ TEST_CASE("linear through the table computes x·wᵀ + b") {
   std::copy(xv, xv + 6, x.data_as<float>());
   std::copy(wv, wv + 6, w.data_as<float>());
   std::copy(bv, bv + 2, b.data_as<float>());
-  REQUIRE(code_of(cpu_kernels()->linear(x.get(), w.get(), b.get(), y.get(), nullptr)) == MMRT_STATUS_OK);
+  REQUIRE(code_of(dispatch_kernels()->linear(x.get(), w.get(), b.get(), y.get(), nullptr)) == MMRT_STATUS_OK);
   const float* out = y.data_as<float>();
   CHECK(out[0] == 1.5f);
   CHECK(out[1] == 4.0f);
@@ -37,21 +38,21 @@ TEST_CASE("linear through the table computes x·wᵀ + b") {
 
 TEST_CASE("mismatched shapes and dtypes are INVALID_ARGUMENT") {
   Tensor x(kCpu, kF32, {2, 3}), w(kCpu, kF32, {2, 4}), y(kCpu, kF32, {2, 2}), ids(kCpu, kF32, {2});
-  CHECK(code_of(cpu_kernels()->linear(x.get(), w.get(), nullptr, y.get(), nullptr)) ==
+  CHECK(code_of(dispatch_kernels()->linear(x.get(), w.get(), nullptr, y.get(), nullptr)) ==
         MMRT_STATUS_INVALID_ARGUMENT);
   Tensor table(kCpu, kF32, {4, 3});
-  CHECK(code_of(cpu_kernels()->embedding(table.get(), ids.get(), y.get(), nullptr)) ==
+  CHECK(code_of(dispatch_kernels()->embedding(table.get(), ids.get(), y.get(), nullptr)) ==
         MMRT_STATUS_INVALID_ARGUMENT);
 }
 
 TEST_CASE("out-of-range ids, rows, slots and blocks are refused") {
   Tensor table(kCpu, kF32, {4, 3}), ids(kCpu, kI32, {1}), out(kCpu, kF32, {1, 3});
   ids.data_as<int32_t>()[0] = 4;
-  CHECK(code_of(cpu_kernels()->embedding(table.get(), ids.get(), out.get(), nullptr)) != MMRT_STATUS_OK);
+  CHECK(code_of(dispatch_kernels()->embedding(table.get(), ids.get(), out.get(), nullptr)) != MMRT_STATUS_OK);
 
   Tensor rows(kCpu, kI32, {1}), dst(kCpu, kF32, {2, 3});
   rows.data_as<int32_t>()[0] = 2;
-  CHECK(code_of(cpu_kernels()->scatter_rows(out.get(), rows.get(), dst.get(), nullptr)) ==
+  CHECK(code_of(dispatch_kernels()->scatter_rows(out.get(), rows.get(), dst.get(), nullptr)) ==
         MMRT_STATUS_OUT_OF_RANGE);
 
   Tensor k_cache(kCpu, kF32, {2, 4, 1, 3}), v_cache(kCpu, kF32, {2, 4, 1, 3});
@@ -67,13 +68,13 @@ TEST_CASE("out-of-range ids, rows, slots and blocks are refused") {
   layout.block_tables = tables.get();
   layout.slot_mapping = slots.get();
   MmrtKvLayer layer{k_cache.get(), v_cache.get()};
-  CHECK(code_of(cpu_kernels()->kv_cache_write(k.get(), v.get(), layer, &layout, nullptr)) ==
+  CHECK(code_of(dispatch_kernels()->kv_cache_write(k.get(), v.get(), layer, &layout, nullptr)) ==
         MMRT_STATUS_OUT_OF_RANGE);
 
   qs.data_as<int32_t>()[1] = 1;
   lens.data_as<int32_t>()[0] = 1;
   tables.data_as<int32_t>()[0] = 5;  // no such block
   Tensor q(kCpu, kF32, {1, 1, 3}), o(kCpu, kF32, {1, 1, 3});
-  CHECK(code_of(cpu_kernels()->paged_attention(q.get(), layer, &layout, 1.0f, o.get(), nullptr)) ==
+  CHECK(code_of(dispatch_kernels()->paged_attention(q.get(), layer, &layout, 1.0f, o.get(), nullptr)) ==
         MMRT_STATUS_OUT_OF_RANGE);
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <numeric>
 #include <random>
+#include <utility>
 
 #include "kernels/cuda/paged_attention.cuh"
 #include "tests/kernels/cuda/cuda_test_util.hpp"
@@ -87,9 +88,17 @@ struct PagedBatch {
   std::vector<std::pair<int64_t, int64_t>> seqs;
 };
 
+// What paged_attention_ex adds: no causal mask, T5's relative bias (n_buckets 0: none).
+struct PagedMode {
+  bool causal = true;
+  int32_t n_buckets = 0, max_distance = 0;
+  bool bidirectional = false;
+};
+
 // Runs kv_cache_write for every sequence's full context (as earlier steps would have), then this step's
-// paged attention, on both tables; compares the caches and the outputs.
-void check_paged(const PagedBatch& b, MmrtDataType dt, uint32_t seed) {
+// paged attention (paged_attention_ex unless the mode is the default), on both tables; compares the caches
+// and the outputs.
+void check_paged(const PagedBatch& b, MmrtDataType dt, uint32_t seed, PagedMode mode = {}) {
   const int64_t n_seqs = int64_t(b.seqs.size()), kv_dim = b.n_head_kv * b.head_dim;
   // Every sequence gets a shuffled set of blocks.
   std::vector<int32_t> free_blocks(size_t(b.n_blocks));
@@ -154,8 +163,35 @@ void check_paged(const PagedBatch& b, MmrtDataType dt, uint32_t seed) {
   Tensor hout = host_f32({n_tokens, b.n_head, b.head_dim}, std::vector<float>(q.size()));
   Tensor dout(kGpu, dt, {n_tokens, b.n_head, b.head_dim});
   const float scale = 1.0f / std::sqrt(float(b.head_dim));
-  ok(cpu_kernels()->paged_attention(hq.get(), hlayer, &hlayout, scale, hout.get(), nullptr));
-  ok(cuda_kernels()->paged_attention(dq.get(), dlayer, &dlayout, scale, dout.get(), stream()));
+  if (mode.causal && mode.n_buckets == 0) {
+    ok(cpu_kernels()->paged_attention(hq.get(), hlayer, &hlayout, scale, hout.get(), nullptr));
+    ok(cuda_kernels()->paged_attention(dq.get(), dlayer, &dlayout, scale, dout.get(), stream()));
+    expect_close(dout, hout, dt);
+    return;
+  }
+  const auto table = cpu::test::random_normal(std::max(mode.n_buckets, 1) * b.n_head, seed + 4);
+  Tensor hbias = host_f32({std::max(mode.n_buckets, 1), b.n_head}, table);
+  Tensor dbias = device_tensor(kF32, {std::max(mode.n_buckets, 1), b.n_head}, table);
+  auto args_of = [&](Tensor& q_, MmrtKvLayer layer, const MmrtBatchLayout* layout, Tensor& bias,
+                     Tensor& out) {
+    MmrtPagedAttentionArgs a{};
+    a.struct_size = MMRT_SIZEOF(MmrtPagedAttentionArgs, out);
+    a.q = q_.get();
+    a.layer = layer;
+    a.layout = layout;
+    a.scale = scale;
+    a.causal = mode.causal ? 1 : 0;
+    a.rel_bias = mode.n_buckets > 0 ? bias.get() : nullptr;
+    a.n_buckets = mode.n_buckets;
+    a.max_distance = mode.max_distance;
+    a.bidirectional = mode.bidirectional ? 1 : 0;
+    a.out = out.get();
+    return a;
+  };
+  const MmrtPagedAttentionArgs hargs = args_of(hq, hlayer, &hlayout, hbias, hout);
+  const MmrtPagedAttentionArgs dargs = args_of(dq, dlayer, &dlayout, dbias, dout);
+  ok(cpu_kernels()->paged_attention_ex(&hargs, nullptr));
+  ok(cuda_kernels()->paged_attention_ex(&dargs, stream()));
   expect_close(dout, hout, dt);
 }
 
@@ -186,4 +222,85 @@ TEST_CASE("a long decode is split over the context and merged exactly") {
   }
   // A short sequence under the same split plan: most parts see no key.
   check_paged(PagedBatch{16, 128, 8, 2, 64, 128, {{1, 3}}}, kF32, 61);
+}
+
+TEST_CASE("paged_attention_ex: cross attention without the mask and T5's relative bias match the CPU") {
+  // Decoder rows over encoder memories: more rows than keys, fewer, one decode row; block size 4.
+  const PagedBatch cross{4, 40, 6, 2, 40, 12, {{3, 17}, {9, 4}, {1, 45}, {6, 6}}};
+  // Self attention with distances beyond max_distance.
+  const PagedBatch self{16, 64, 4, 4, 64, 16, {{1, 200}, {7, 7}, {13, 40}}};
+  for (MmrtDataType dt : kDtypes) {
+    CAPTURE(name_of(dt));
+    check_paged(cross, dt, 71, PagedMode{false, 0, 0, false});
+    check_paged(cross, dt, 72, PagedMode{false, 32, 128, true});  // T5 encoder-style, bidirectional
+    check_paged(self, dt, 73, PagedMode{true, 32, 128, false});   // T5 decoder self attention
+    check_paged(self, dt, 74, PagedMode{true, 7, 20, true});      // odd bucket count
+  }
+  // The split-context plan with a bias and without the mask.
+  check_paged(PagedBatch{16, 128, 8, 2, 64, 128, {{1, 1500}}}, kF32, 75, PagedMode{true, 32, 128, false});
+  check_paged(PagedBatch{16, 128, 8, 2, 64, 128, {{2, 1500}}}, kF32, 76, PagedMode{false, 32, 128, true});
+}
+
+namespace {
+
+// attention_varlen over sequences of (n_q, n_k) on both tables; bias_period 0: no bias.
+void check_varlen(const std::vector<std::pair<int32_t, int32_t>>& sizes, int64_t n_head, int64_t n_head_kv,
+                  int64_t head_dim, bool causal, int32_t bias_period, MmrtDataType dt, uint32_t seed) {
+  std::vector<int32_t> cu_q{0}, cu_k{0};
+  for (const auto& [n_q, n_k] : sizes) {
+    cu_q.push_back(cu_q.back() + n_q);
+    cu_k.push_back(cu_k.back() + n_k);
+  }
+  const int64_t total_q = cu_q.back(), total_k = cu_k.back();
+  const auto q = inputs(dt, total_q * n_head * head_dim, seed),
+             k = inputs(dt, total_k * n_head_kv * head_dim, seed + 1),
+             v = inputs(dt, total_k * n_head_kv * head_dim, seed + 2);
+  const int64_t bias_n =
+      bias_period > 0 ? int64_t(bias_period) * n_head * sizes[0].first * sizes[0].second : 1;
+  const auto bias = cpu::test::random_normal(bias_n, seed + 3, 2.0f);
+  const std::vector<int64_t> bias_shape = {std::max(bias_period, 1), n_head, sizes[0].first, sizes[0].second};
+  Tensor hq = host_f32({total_q, n_head, head_dim}, q),
+         dq = device_tensor(dt, {total_q, n_head, head_dim}, q);
+  Tensor hk = host_f32({total_k, n_head_kv, head_dim}, k),
+         dk = device_tensor(dt, {total_k, n_head_kv, head_dim}, k);
+  Tensor hv = host_f32({total_k, n_head_kv, head_dim}, v),
+         dv = device_tensor(dt, {total_k, n_head_kv, head_dim}, v);
+  Tensor hb = host_f32(bias_period > 0 ? bias_shape : std::vector<int64_t>{1}, bias);
+  Tensor db = device_tensor(kF32, bias_period > 0 ? bias_shape : std::vector<int64_t>{1}, bias);
+  Tensor hout = host_f32({total_q, n_head, head_dim}, std::vector<float>(q.size()));
+  Tensor dout(kGpu, dt, {total_q, n_head, head_dim});
+  auto args_of = [&](Tensor& q_, Tensor& k_, Tensor& v_, Tensor& b_, Tensor& out) {
+    MmrtVarlenAttentionArgs a{};
+    a.struct_size = MMRT_SIZEOF(MmrtVarlenAttentionArgs, out);
+    a.q = q_.get();
+    a.k = k_.get();
+    a.v = v_.get();
+    a.n_seqs = int32_t(sizes.size());
+    a.cu_q_host = cu_q.data();
+    a.cu_k_host = cu_k.data();
+    a.bias = bias_period > 0 ? b_.get() : nullptr;
+    a.bias_period = bias_period;
+    a.scale = 1.0f / std::sqrt(float(head_dim));
+    a.causal = causal ? 1 : 0;
+    a.out = out.get();
+    return a;
+  };
+  const MmrtVarlenAttentionArgs hargs = args_of(hq, hk, hv, hb, hout), dargs = args_of(dq, dk, dv, db, dout);
+  ok(cpu_kernels()->attention_varlen(&hargs, nullptr));
+  ok(cuda_kernels()->attention_varlen(&dargs, stream()));
+  expect_close(dout, hout, dt);
+}
+
+}  // namespace
+
+TEST_CASE("attention_varlen matches the CPU: odd sizes, empty sequences, GQA, causal, Swin windows") {
+  const std::vector<std::pair<int32_t, int32_t>> sizes = {{5, 5}, {1, 9}, {0, 3},  {17, 17},
+                                                          {4, 0}, {9, 2}, {33, 40}};
+  for (MmrtDataType dt : kDtypes) {
+    CAPTURE(name_of(dt));
+    check_varlen(sizes, 8, 2, 64, false, 0, dt, 81);
+    check_varlen(sizes, 3, 3, 40, true, 0, dt, 82);
+    // Two images of 64 windows of 49 tokens, one bias per window of an image.
+    check_varlen(std::vector<std::pair<int32_t, int32_t>>(128, {49, 49}), 4, 4, 32, false, 64, dt, 83);
+  }
 }
