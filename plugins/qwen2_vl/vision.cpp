@@ -130,6 +130,13 @@ void VisionTower::forward(const sdk::Ops& ops, sdk::Scratch& scratch, const Tens
   const TensorView& inv_freq = inv_freq_.get(ops);
   const int32_t section[3] = {0, static_cast<int32_t>(Dh / 4), static_cast<int32_t>(Dh / 4)};
   const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
+  // Each frame attends within itself (HF's cu_seqlens): one varlen attention over all of them.
+  std::vector<int32_t> frame_starts = {0};
+  for (const Grid& g : grids) {
+    for (int64_t frame = 0; frame < g.t; ++frame) {
+      frame_starts.push_back(frame_starts.back() + static_cast<int32_t>(g.h * g.w));
+    }
+  }
 
   TensorView h = scratch.tensor(dt, {N, E});  // residual stream
   TensorView x = scratch.tensor(dt, {N, E});
@@ -147,16 +154,7 @@ void VisionTower::forward(const sdk::Ops& ops, sdk::Scratch& scratch, const Tens
     ops.linear(x, b.v.weight, b.v.bias, v.reshape({N, E}));
     ops.rope(q, positions, inv_freq, section);
     ops.rope(k, positions, inv_freq, section);
-    // Each frame attends within itself (HF's cu_seqlens): one dense attention per frame.
-    int64_t begin = 0;
-    for (const Grid& g : grids) {
-      for (int64_t frame = 0; frame < g.t; ++frame) {
-        const int64_t n = g.h * g.w;
-        ops.attention(q.rows(begin, n), k.rows(begin, n), v.rows(begin, n), {}, scale, false,
-                      attn.rows(begin, n));
-        begin += n;
-      }
-    }
+    ops.attention_varlen(q, k, v, frame_starts, frame_starts, {}, 0, scale, false, attn);
     ops.linear(attn.reshape({N, E}), b.proj.weight, b.proj.bias, x);
     ops.add(h, x, h);
     ops.layer_norm(h, b.norm2.weight, b.norm2.bias, kLayerNormEps, x);

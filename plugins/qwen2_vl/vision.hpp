@@ -5,6 +5,7 @@
 //   block k (pre-norm):   h = h + attn.proj(attn(norm1(h)))        qkv one linear [3E, E], rows q | k | v
 //                         h = h + mlp.fc2(act(mlp.fc1(norm2(h))))
 //     attn: 2-D RoPE on q and k (below), full attention within each image frame, none across images
+//           (one attention_varlen call for all frames of the batch)
 //   merger: ln_q(h) viewed [N/m², m²·E] (a 2x2 window's patches are consecutive rows) -> mlp.0 -> GELU
 //           -> mlp.2 -> [N/m², D]
 //
