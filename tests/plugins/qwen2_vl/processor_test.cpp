@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "core/backend/image_service.hpp"
 #include "core/image/decode.hpp"
 #include "core/plugin/host_api.hpp"
 #include "mmrt/host.hpp"
@@ -58,6 +59,7 @@ ImageProcessorConfig config_named(const std::string& name) {
 }  // namespace
 
 TEST_CASE("qwen2_vl processor: Transformers' pixel_values and grids on the image fixtures") {
+  mmrt::plugin::register_host_extension(MMRT_IMAGE_EXTENSION, mmrt::backend::image_service());
   mmrt::sdk::set_host(mmrt::plugin::host_api());
   int n_cases = 0, n_exact = 0;
   double worst = 0;
