@@ -1,35 +1,71 @@
-# mmrt_add_plugin(NAME SOURCES ... ID reverse.dns.id VERSION x.y.z ARCHITECTURES a b ROLES r...)
+# mmrt_add_plugin(<name> SOURCES <file>... ID <reverse.dns.id> VERSION <x.y.z> ARCHITECTURES <arch>...
+#                 ROLES <mmrt.role.*/N>... [REQUIRES_HOST_MINOR <n>] [LIBS <lib>...] [OUTPUT_DIR <dir>])
 #
-# Builds lib<NAME>.so the way an outside developer builds a plugin: it sees plugin_api/ and sdk/ only,
-# hidden visibility, an export map that exports just mmrt_plugin_entry_v*, no GNU unique symbols,
-# static libstdc++. Next to the .so it writes <NAME>.mmrt.json, the manifest the host scans without
-# running plugin code (its sha256 is filled in after the link).
-set(MMRT_SDK_DIR ${CMAKE_CURRENT_LIST_DIR}/../sdk)
-set(MMRT_PLUGIN_API_DIR ${CMAKE_CURRENT_LIST_DIR}/../plugin_api)
-
-if(NOT TARGET mmrt_plugin_sdk)
-  add_library(mmrt_plugin_sdk INTERFACE)
-  target_include_directories(mmrt_plugin_sdk INTERFACE ${MMRT_PLUGIN_API_DIR} ${MMRT_SDK_DIR})
-endif()
+# Builds lib<name>.so the way every mmrt plugin is built, in this tree or outside it (mmrtConfig.cmake includes
+# this file and sets MMRT_PLUGIN_INCLUDE_DIRS, MMRT_PLUGIN_MAP, MMRT_WRITE_MANIFEST and MMRT_ABI_MAJOR/MINOR):
+# it sees mmrt_abi.h and the SDK only; hidden visibility and an export map that exports just
+# mmrt_plugin_entry_v*; no GNU unique symbols; -Wl,--no-undefined; static libstdc++ and libgcc.
+#
+# The plugin's identity is declared here once. From it mmrt_add_plugin generates mmrt_plugin_identity.hpp
+# (kMmrtPluginIdentity, which MMRT_SDK_DEFINE_PLUGIN puts in the descriptor; plugin.cpp includes it) and,
+# after the link, the manifest lib<name>.mmrt.json with the library's sha256. Both carry the ABI version of the
+# mmrt_abi.h the plugin compiles against. Without OUTPUT_DIR the plugin is built into MMRT_PLUGIN_OUTPUT_DIR (by
+# default <build>/plugins) and installed into <prefix>/lib/mmrt/plugins.
+#
+# ABI_MAJOR and BUILT_MINOR override the manifest's ABI version; only the host's tests of foreign-ABI
+# plugins use them (their hand-written descriptors claim the same).
+include_guard(GLOBAL)
 
 function(mmrt_add_plugin name)
   cmake_parse_arguments(P "" "ID;VERSION;OUTPUT_DIR;REQUIRES_HOST_MINOR;ABI_MAJOR;BUILT_MINOR"
                         "SOURCES;ARCHITECTURES;ROLES;LIBS" ${ARGN})
-  if(NOT P_OUTPUT_DIR)
-    set(P_OUTPUT_DIR ${MMRT_PLUGIN_OUTPUT_DIR})
+  if(P_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "mmrt_add_plugin(${name}): unknown arguments ${P_UNPARSED_ARGUMENTS}")
   endif()
+  # Checked here, so the generated C++ and JSON never need escaping.
+  if(NOT P_ID MATCHES "^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)+$")
+    message(FATAL_ERROR "mmrt_add_plugin(${name}): ID '${P_ID}' is not a reverse-DNS id such as org.example.model")
+  endif()
+  if(NOT P_VERSION MATCHES "^[0-9]+\\.[0-9]+\\.[0-9]+([-+][0-9A-Za-z.+-]+)?$")
+    message(FATAL_ERROR "mmrt_add_plugin(${name}): VERSION '${P_VERSION}' is not a semantic version such as 0.1.0")
+  endif()
+  if(NOT P_ARCHITECTURES)
+    message(FATAL_ERROR "mmrt_add_plugin(${name}): ARCHITECTURES (config.json \"architectures\" strings) is empty")
+  endif()
+  foreach(a ${P_ARCHITECTURES})
+    if(NOT a MATCHES "^[A-Za-z_][A-Za-z0-9_]*$")
+      message(FATAL_ERROR "mmrt_add_plugin(${name}): architecture '${a}' is not a Python class name")
+    endif()
+  endforeach()
+  if(NOT P_ROLES)
+    message(FATAL_ERROR "mmrt_add_plugin(${name}): ROLES is empty (a servable model has at least mmrt.role.decoder/1)")
+  endif()
+  foreach(r ${P_ROLES})
+    if(NOT r MATCHES "^mmrt\\.role\\.[a-z_]+/[0-9]+$")
+      message(FATAL_ERROR "mmrt_add_plugin(${name}): role '${r}' is not a role id such as mmrt.role.decoder/1")
+    endif()
+  endforeach()
   if(NOT DEFINED P_REQUIRES_HOST_MINOR)
     set(P_REQUIRES_HOST_MINOR 0)
   endif()
   if(NOT DEFINED P_ABI_MAJOR)
-    set(P_ABI_MAJOR 1)
+    set(P_ABI_MAJOR ${MMRT_ABI_MAJOR})
   endif()
   if(NOT DEFINED P_BUILT_MINOR)
-    # The minor of the header the plugin compiles against.
-    file(STRINGS ${PROJECT_SOURCE_DIR}/plugin_api/mmrt_abi.h minor_line REGEX "^#define MMRT_ABI_MINOR [0-9]+")
-    string(REGEX REPLACE ".* ([0-9]+)$" "\\1" P_BUILT_MINOR "${minor_line}")
+    set(P_BUILT_MINOR ${MMRT_ABI_MINOR})
   endif()
+  set(installed FALSE)
+  if(NOT P_OUTPUT_DIR)
+    set(installed TRUE)
+    set(P_OUTPUT_DIR ${MMRT_PLUGIN_OUTPUT_DIR})
+    if(NOT P_OUTPUT_DIR)
+      set(P_OUTPUT_DIR ${CMAKE_BINARY_DIR}/plugins)
+    endif()
+  endif()
+
   add_library(${name} MODULE ${P_SOURCES})
+  set(identity_dir ${CMAKE_CURRENT_BINARY_DIR}/${name}_identity)
+  target_include_directories(${name} PRIVATE ${identity_dir})
   target_link_libraries(${name} PRIVATE mmrt_plugin_sdk ${P_LIBS})
   set_target_properties(${name} PROPERTIES
     PREFIX "lib"
@@ -38,37 +74,53 @@ function(mmrt_add_plugin name)
     VISIBILITY_INLINES_HIDDEN ON)
   target_compile_options(${name} PRIVATE -fno-gnu-unique)
   target_link_options(${name} PRIVATE
-    -Wl,--version-script=${MMRT_SDK_DIR}/mmrt_plugin.map -Wl,--no-undefined
-    -static-libstdc++ -static-libgcc)
+    -Wl,--version-script=${MMRT_PLUGIN_MAP} -Wl,--no-undefined -static-libstdc++ -static-libgcc)
+  set_property(TARGET ${name} APPEND PROPERTY LINK_DEPENDS ${MMRT_PLUGIN_MAP})
 
+  set(arch_cpp "")
   set(arch_json "")
   foreach(a ${P_ARCHITECTURES})
+    list(APPEND arch_cpp "\"${a}\"")
     list(APPEND arch_json "\"${a}\"")
   endforeach()
+  list(JOIN arch_cpp ", " arch_cpp)
   list(JOIN arch_json ", " arch_json)
   set(role_json "")
   foreach(r ${P_ROLES})
     list(APPEND role_json "\"${r}\"")
   endforeach()
   list(JOIN role_json ", " role_json)
+  file(CONFIGURE OUTPUT ${identity_dir}/mmrt_plugin_identity.hpp CONTENT [=[
+// Generated by mmrt_add_plugin(@name@) from its ID, VERSION, ARCHITECTURES, ROLES and REQUIRES_HOST_MINOR, the
+// same arguments that write the manifest lib@name@.mmrt.json. Change those, not this file.
+#pragma once
+
+#include "mmrt/plugin.hpp"
+
+inline constexpr const char* kMmrtPluginArchitectures[] = {@arch_cpp@};
+inline constexpr const char* kMmrtPluginRoles[] = {@role_json@};
+inline constexpr ::mmrt::sdk::PluginIdentity kMmrtPluginIdentity = {
+    "@P_ID@", "@P_VERSION@", kMmrtPluginArchitectures, kMmrtPluginRoles, @P_REQUIRES_HOST_MINOR@};
+]=] @ONLY)
+
   set(manifest ${P_OUTPUT_DIR}/lib${name}.mmrt.json)
   add_custom_command(TARGET ${name} POST_BUILD
     COMMAND ${CMAKE_COMMAND} -DSO=$<TARGET_FILE:${name}> -DOUT=${manifest} -DID=${P_ID}
             -DVERSION=${P_VERSION} "-DARCHS=${arch_json}" "-DROLES=${role_json}"
             -DABI_MAJOR=${P_ABI_MAJOR} -DBUILT_MINOR=${P_BUILT_MINOR}
             -DREQUIRES_HOST_MINOR=${P_REQUIRES_HOST_MINOR}
-            -P ${MMRT_SDK_DIR}/cmake/write_manifest.cmake
+            -P ${MMRT_WRITE_MANIFEST}
     VERBATIM)
   set_property(GLOBAL APPEND PROPERTY MMRT_PLUGINS ${name})
   # Plugins in the default folder are installed as built (install(FILES) copies bytes unchanged, so the
   # manifest's sha256 stays true); test plugins with their own OUTPUT_DIR are not installed.
-  if(P_OUTPUT_DIR STREQUAL MMRT_PLUGIN_OUTPUT_DIR)
+  if(installed)
     install(FILES $<TARGET_FILE:${name}> ${manifest} DESTINATION lib/mmrt/plugins)
   endif()
 endfunction()
 
-# Plugins must never see core/ or kernels/ (nor the repository root above them): checked once every target
-# is defined.
+# Plugins must never see mmrt's internals (core/, kernels/ of a checkout): checked once every target is
+# defined.
 function(mmrt_check_plugin_isolation)
   get_property(plugins GLOBAL PROPERTY MMRT_PLUGINS)
   foreach(p ${plugins})
@@ -80,11 +132,12 @@ function(mmrt_check_plugin_isolation)
     endforeach()
     get_target_property(incs ${p} INCLUDE_DIRECTORIES)
     foreach(i ${incs})
-      # Relative to the source tree, so a checkout in a folder named kernels or core is not mistaken.
-      string(REPLACE "${CMAKE_SOURCE_DIR}/" "" rel "${i}")
-      if(i STREQUAL CMAKE_SOURCE_DIR OR rel MATCHES "^(core|kernels)($|/)")
-        message(FATAL_ERROR "plugin ${p} includes ${i}: plugins may use plugin_api/ and sdk/ only")
-      endif()
+      foreach(internal ${MMRT_INTERNAL_DIRS})
+        cmake_path(IS_PREFIX internal "${i}" NORMALIZE inside)
+        if(inside)
+          message(FATAL_ERROR "plugin ${p} includes ${i}: plugins may use plugin_api/ and sdk/ only")
+        endif()
+      endforeach()
     endforeach()
   endforeach()
 endfunction()

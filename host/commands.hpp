@@ -12,6 +12,7 @@ int run_tokenize(const std::vector<std::string>& argv);
 int run_detokenize(const std::vector<std::string>& argv);
 int run_preprocess(const std::vector<std::string>& argv);
 int run_plugins(const std::vector<std::string>& argv);
+int run_plugin_check(const std::vector<std::string>& argv);
 int run_serve(const std::vector<std::string>& argv);
 int run_bench(const std::vector<std::string>& argv);
 

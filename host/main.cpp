@@ -20,6 +20,7 @@ const char* kUsage =
     "  serve        OpenAI-compatible HTTP server\n"
     "  bench        measure latency and throughput\n"
     "  plugins      list model plugins and why each is loaded, shadowed or rejected\n"
+    "  plugin-check run the ABI conformance checks on one plugin .so\n"
     "  tokenize     text -> token ids with a checkpoint's tokenizer\n"
     "  detokenize   token ids -> text\n"
     "  preprocess   show what the image encoder receives for an image\n";
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
     if (command == "serve") return run_serve(rest);
     if (command == "bench") return run_bench(rest);
     if (command == "plugins") return run_plugins(rest);
+    if (command == "plugin-check") return run_plugin_check(rest);
     if (command == "tokenize") return run_tokenize(rest);
     if (command == "detokenize") return run_detokenize(rest);
     if (command == "preprocess") return run_preprocess(rest);

@@ -1,13 +1,15 @@
 // PNG via libpng, reproducing PIL's PngImagePlugin modes followed by convert("RGB"):
 //   palette -> palette lookup; 1/2/4-bit grey -> scaled to 8 bits; 16-bit channels -> their high byte
 //   ("RGB;16B", "RGBA;16B", "LA;16B" rawmodes); 16-bit grey ("I;16") -> min(value, 255), PIL's I;16 -> RGB.
-// Transparency as PIL reports it: alpha channels, and tRNS compared with the raw (unscaled) sample values the
-// way PIL stores info["transparency"].
+// Transparency as PIL reports it: alpha channels, and tRNS compared the way convert("RGBA") compares
+// info["transparency"] (the raw sample value, masked to its low byte) with the 8-bit converted pixels.
+// Before libpng reads the file, the chunk list is checked as PngImagePlugin reads it (see check_chunks).
 //
 // libpng reports errors by longjmp. Only the two small functions that call setjmp run libpng's reading code,
 // and neither owns an object with a destructor, so a longjmp never skips C++ cleanup; the png structs are
 // released by a guard in the caller's frame.
 #include <png.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <csetjmp>
@@ -99,13 +101,67 @@ struct PngStructsGuard {
   throw ImageError("PNG: " + problem);
 }
 
+uint32_t read_u32_be(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+void put_u32_be(std::vector<uint8_t>& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(v >> shift));
+}
+
+void append_chunk(std::vector<uint8_t>& out, const char* type, std::span<const uint8_t> data) {
+  put_u32_be(out, static_cast<uint32_t>(data.size()));
+  const size_t type_at = out.size();
+  out.insert(out.end(), type, type + 4);
+  out.insert(out.end(), data.begin(), data.end());
+  put_u32_be(out, static_cast<uint32_t>(crc32(0, out.data() + type_at, static_cast<uInt>(4 + data.size()))));
+}
+
+// What PngImagePlugin decides from the chunk list, where libpng would decide otherwise:
+// - an iCCP chunk before the image data with a compression method other than 0 makes Pillow refuse the
+//   file (libpng drops the profile);
+// - a last IDAT chunk whose length runs past the end of the file is read as far as the file goes, so a
+//   complete compressed stream still decodes (libpng fails on the missing bytes).
+// Returns the bytes libpng should read: `bytes`, or (for a cut IDAT) a copy in `repaired` whose last IDAT
+// holds the bytes present, with its CRC, followed by IEND.
+std::span<const uint8_t> check_chunks(std::span<const uint8_t> bytes, std::vector<uint8_t>& repaired) {
+  bool seen_idat = false;
+  for (size_t pos = 8; pos + 8 <= bytes.size();) {
+    const uint32_t length = read_u32_be(bytes.data() + pos);
+    const std::string type(reinterpret_cast<const char*>(bytes.data()) + pos + 4, 4);
+    const size_t data_at = pos + 8, available = bytes.size() - data_at;
+    if (type == "iCCP" && !seen_idat && length <= available) {
+      const std::span<const uint8_t> data = bytes.subspan(data_at, length);
+      const auto nul = std::find(data.begin(), data.end(), uint8_t{0});
+      const size_t method_at = nul == data.end() ? 0 : static_cast<size_t>(nul - data.begin()) + 1;
+      if (method_at >= data.size()) fail("iCCP chunk holds no compression method");
+      if (data[method_at] != 0) {
+        fail("unknown compression method " + std::to_string(data[method_at]) + " in iCCP chunk");
+      }
+    }
+    if (type == "IDAT") {
+      seen_idat = true;
+      if (size_t{length} + 4 > available) {
+        repaired.assign(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(pos));
+        append_chunk(repaired, "IDAT", bytes.subspan(data_at, std::min<size_t>(length, available)));
+        append_chunk(repaired, "IEND", {});
+        return repaired;
+      }
+    }
+    pos = data_at + size_t{length} + 4;
+  }
+  return bytes;
+}
+
 }  // namespace
 
-Image decode_png(std::span<const uint8_t> bytes, const DecodeLimits& limits) {
+Image decode_png(std::span<const uint8_t> file, const DecodeLimits& limits) {
+  if (file.size() < 8 || png_sig_cmp(file.data(), 0, 8) != 0) fail("not a PNG file (bad signature)");
+  std::vector<uint8_t> repaired;
+  const std::span<const uint8_t> bytes = check_chunks(file, repaired);
   PngReader reader{};
   reader.data = bytes.data();
   reader.size = bytes.size();
-  if (bytes.size() < 8 || png_sig_cmp(bytes.data(), 0, 8) != 0) fail("not a PNG file (bad signature)");
   reader.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &reader, on_png_error, on_png_warning);
   if (reader.png == nullptr) fail("cannot create the libpng reader");
   PngStructsGuard guard{&reader};
@@ -138,18 +194,18 @@ Image decode_png(std::span<const uint8_t> bytes, const DecodeLimits& limits) {
       if (grey16) {
         const unsigned value = (row[2 * x] << 8) | row[2 * x + 1];
         out[0] = out[1] = out[2] = static_cast<uint8_t>(std::min(value, 255u));
-        if (trns_compare && value == header.trns_color.gray) image.alpha[i] = 0;
+        if (trns_compare && out[0] == (header.trns_color.gray & 0xFF)) image.alpha[i] = 0;
       } else if (grey) {
         const uint8_t* p = row + x * header.channels;
         out[0] = out[1] = out[2] = p[0];
         if (alpha_channel) image.alpha[i] = p[1];
-        if (trns_compare && p[0] == header.trns_color.gray) image.alpha[i] = 0;
+        if (trns_compare && p[0] == (header.trns_color.gray & 0xFF)) image.alpha[i] = 0;
       } else {
         const uint8_t* p = row + x * header.channels;
         std::memcpy(out, p, 3);
         if (alpha_channel) image.alpha[i] = p[3];
-        if (trns_compare && p[0] == header.trns_color.red && p[1] == header.trns_color.green &&
-            p[2] == header.trns_color.blue) {
+        if (trns_compare && p[0] == (header.trns_color.red & 0xFF) &&
+            p[1] == (header.trns_color.green & 0xFF) && p[2] == (header.trns_color.blue & 0xFF)) {
           image.alpha[i] = 0;
         }
       }

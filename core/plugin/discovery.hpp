@@ -1,7 +1,7 @@
 // Finding plugins (plugin_abi.md c.10): scan the manifests in several directories, filter out the unusable
 // ones, and resolve one file per architecture, without running any plugin code.
 //
-// Directories ("tiers"), highest precedence first: PluginSearch::dirs in order (--plugin-dir), then each
+// Directories ("tiers"), highest precedence first: PluginSearch::dirs in order (--plugin-dirs), then each
 // entry of $MMRT_PLUGIN_PATH, then the install prefix's <exe dir>/../lib/mmrt/plugins. Resolution per
 // architecture:
 //   1. a pin (architecture -> plugin id) keeps only that id's files;
@@ -9,7 +9,7 @@
 //      (the same id installed twice, or another id overridden by an earlier directory);
 //   3. two or more candidates in that winning directory make the architecture a "conflict": an error naming
 //      every path, never a choice by file-system order.
-// Rejected files are removed before precedence applies, so a too-new plugin in --plugin-dir falls through to
+// Rejected files are removed before precedence applies, so a too-new plugin in --plugin-dirs falls through to
 // a compatible one further down.
 #pragma once
 
@@ -26,7 +26,7 @@
 namespace mmrt::plugin {
 
 struct PluginSearch {
-  std::vector<std::filesystem::path> dirs;  // --plugin-dir flags, in order
+  std::vector<std::filesystem::path> dirs;  // --plugin-dirs values, in order
   // Also search $MMRT_PLUGIN_PATH (':'-separated). Ignored in set-uid/set-gid processes (AT_SECURE), where
   // the environment must not choose the code that runs.
   bool use_env = true;

@@ -155,7 +155,16 @@ std::vector<std::string> validate_plugin_api(const PluginManifest& manifest, con
     fail(MMRT_STATUS_FAILED_PRECONDITION, manifest,
          "descriptor architectures " + join(architectures) + " differ from the manifest's " + join(declared));
   }
-  return read_c_strings(manifest, "roles", descriptor->roles, descriptor->n_roles);
+  std::vector<std::string> roles = read_c_strings(manifest, "roles", descriptor->roles, descriptor->n_roles);
+  std::vector<std::string> sorted_roles = roles;
+  std::vector<std::string> declared_roles = manifest.roles;
+  std::sort(sorted_roles.begin(), sorted_roles.end());
+  std::sort(declared_roles.begin(), declared_roles.end());
+  if (sorted_roles != declared_roles) {
+    fail(MMRT_STATUS_FAILED_PRECONDITION, manifest,
+         "descriptor roles " + join(sorted_roles) + " differ from the manifest's " + join(declared_roles));
+  }
+  return roles;
 }
 
 }  // namespace
@@ -227,7 +236,19 @@ Instance LoadedPlugin::create(const MmrtCreateArgs& args) {
   return Instance(shared_from_this(), handle);
 }
 
+void prepare_unwinder_for_plugin_exceptions() {
+  static const bool ready = [] {
+    try {
+      throw std::runtime_error("fills libgcc_s's unwinder tables");
+    } catch (const std::runtime_error&) {
+    }
+    return true;
+  }();
+  (void)ready;
+}
+
 std::shared_ptr<LoadedPlugin> load_plugin(const PluginManifest& manifest, const AbiWindow& window) {
+  prepare_unwinder_for_plugin_exceptions();
   const std::filesystem::path path = std::filesystem::absolute(manifest.library_path);
   std::unique_lock lock(loader_mutex());
   auto& modules = loaded_modules();

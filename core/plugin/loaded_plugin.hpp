@@ -97,13 +97,21 @@ class LoadedPlugin : public std::enable_shared_from_this<LoadedPlugin> {
   std::vector<std::string> roles_;
 };
 
+// Readies the host's unwinder (libgcc_s) for a C++ exception that escapes a plugin. Such an exception is
+// unwound by the plugin's own static libgcc, which hands the host's frames to the host's personality routine,
+// and that writes registers through libgcc_s's _Unwind_SetGR. libgcc_s (GCC 12) fills the register-size table
+// _Unwind_SetGR reads only when it unwinds something itself, so before the host's first own exception the
+// write aborts the process. Throwing one exception here fills it. Idempotent and thread-safe; load_plugin
+// calls it, and so must any other code that calls into a plugin it dlopened itself.
+void prepare_unwinder_for_plugin_exceptions();
+
 // Loads the plugin `manifest` describes, or returns the already loaded one for the same file. In order:
 // checks the file without running it (ELF for this machine, exports mmrt_plugin_entry_v1, sha256 equal to the
 // manifest's); dlopen with RTLD_NOW | RTLD_LOCAL from the absolute path, so an unresolved symbol fails here;
 // calls mmrt_plugin_entry_v1(host_api()); validates the returned table (non-null, struct_size at least
-// v1.0's, ABI version inside `window`, required slots present, descriptor id, version and architectures equal
-// to the manifest's); calls init() once. Throws PluginError naming the plugin id and the path on any failure;
-// when entry or init fails the library is unloaded again without calling shutdown().
+// v1.0's, ABI version inside `window`, required slots present, descriptor id, version, architectures and
+// roles equal to the manifest's); calls init() once. Throws PluginError naming the plugin id and the path on
+// any failure; when entry or init fails the library is unloaded again without calling shutdown().
 std::shared_ptr<LoadedPlugin> load_plugin(const PluginManifest& manifest, const AbiWindow& window = {});
 
 }  // namespace mmrt::plugin

@@ -17,6 +17,7 @@
 #include "encoder.hpp"
 #include "mmrt/plugin.hpp"
 #include "mmrt/weights.hpp"
+#include "mmrt_plugin_identity.hpp"
 #include "model.hpp"
 #include "padder.hpp"
 #include "processor.hpp"
@@ -56,18 +57,9 @@ std::unique_ptr<sdk::Instance> create(const MmrtCreateArgs& args) {
   return instance;
 }
 
-constexpr const char* kArchitectures[] = {"LlavaForConditionalGeneration"};
-constexpr const char* kRoles[] = {MMRT_ROLE_PROCESSOR, MMRT_ROLE_ENCODER, MMRT_ROLE_PADDER,
-                                  MMRT_ROLE_DECODER};
-
 }  // namespace
 }  // namespace mmrt::llava
 
-// id, version, architectures and roles must match mmrt_add_plugin in CMakeLists.txt (the host compares
-// them with the manifest).
-MMRT_SDK_DEFINE_PLUGIN({.id = "org.mmrt.llava",
-                        .version = "0.1.0",
-                        .architectures = mmrt::llava::kArchitectures,
-                        .roles = mmrt::llava::kRoles,
-                        .create = &mmrt::llava::create,
-                        .required_host_minor = 1})
+// The id, version, architectures and roles are mmrt_add_plugin's in CMakeLists.txt
+// (mmrt_plugin_identity.hpp).
+MMRT_SDK_DEFINE_PLUGIN({.create = &mmrt::llava::create})

@@ -17,6 +17,7 @@
 #include "encoder.hpp"
 #include "mmrt/plugin.hpp"
 #include "mmrt/weights.hpp"
+#include "mmrt_plugin_identity.hpp"
 #include "model.hpp"
 #include "padder.hpp"
 #include "processor.hpp"
@@ -59,19 +60,10 @@ std::unique_ptr<sdk::Instance> create(const MmrtCreateArgs& args) {
   return instance;
 }
 
-constexpr const char* kArchitectures[] = {"Qwen2VLForConditionalGeneration"};
-constexpr const char* kRoles[] = {MMRT_ROLE_PROCESSOR, MMRT_ROLE_ENCODER, MMRT_ROLE_PADDER,
-                                  MMRT_ROLE_DECODER};
-
 }  // namespace
 }  // namespace mmrt::qwen2_vl
 
-// id, version, architectures and roles must match mmrt_add_plugin in CMakeLists.txt (the host compares
-// them with the manifest). Minor 1: the processor uses the host's image primitives, the encoder and padder
-// the items' metadata.
-MMRT_SDK_DEFINE_PLUGIN({.id = "org.mmrt.qwen2_vl",
-                        .version = "0.1.0",
-                        .architectures = mmrt::qwen2_vl::kArchitectures,
-                        .roles = mmrt::qwen2_vl::kRoles,
-                        .create = &mmrt::qwen2_vl::create,
-                        .required_host_minor = 1})
+// The id, version, architectures and roles are mmrt_add_plugin's in CMakeLists.txt
+// (mmrt_plugin_identity.hpp); host minor 1: the processor uses the host's image primitives, the encoder and
+// padder the items' metadata.
+MMRT_SDK_DEFINE_PLUGIN({.create = &mmrt::qwen2_vl::create})

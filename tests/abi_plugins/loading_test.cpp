@@ -268,6 +268,13 @@ TEST_CASE("runtime architectures that differ from the manifest's are rejected") 
                              "[ManifestForCausalLM]") != std::string::npos);
 }
 
+TEST_CASE("runtime roles that differ from the manifest's are rejected") {
+  const PluginError error = load_error(manifest_of("role_mismatch", "abi_test_role_mismatch"));
+  CHECK(error.code() == MMRT_STATUS_FAILED_PRECONDITION);
+  CHECK(error.message().find("descriptor roles [mmrt.role.padder/1] differ from the manifest's "
+                             "[mmrt.role.decoder/1, mmrt.role.padder/1]") != std::string::npos);
+}
+
 TEST_CASE("a plugin built by mmrt_add_plugin exports only its entry symbol") {
   CHECK(exported_symbols(scenario_dir("good") / "libabi_test_good.so") ==
         std::vector<std::string>{MMRT_PLUGIN_ENTRY_SYMBOL});

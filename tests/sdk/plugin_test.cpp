@@ -64,11 +64,10 @@ MmrtStatus* emit_ok(void* ctx, const int32_t* ids, int64_t n, const MmrtPlacehol
 
 }  // namespace
 
-MMRT_SDK_DEFINE_PLUGIN({.id = "org.test.sdk",
-                        .version = "1.2.3",
-                        .architectures = kArchs,
-                        .roles = kRoles,
-                        .create = &create_test})
+// What mmrt_add_plugin would generate into mmrt_plugin_identity.hpp; this test is not built as a plugin.
+constexpr mmrt::sdk::PluginIdentity kMmrtPluginIdentity = {"org.test.sdk", "1.2.3", kArchs, kRoles, 0};
+
+MMRT_SDK_DEFINE_PLUGIN({.create = &create_test})
 
 TEST_CASE("plugin: the entry point checks versions") {
   const MmrtPluginApi* api = nullptr;

@@ -9,8 +9,9 @@
 // The interpreter implements the Jinja subset hub templates use (see template_parser.hpp and
 // template_builtins.hpp) under transformers' environment settings (trim_blocks, lstrip_blocks,
 // tojson with ensure_ascii=False, raise_exception, strftime_now, namespace, loop controls).
-// Anything outside the subset fails at construction with a ChatTemplateError naming the line;
-// the interpreter never guesses. Rendering is bounded by template_limits.hpp.
+// Anything outside the subset fails at construction with a ChatTemplateError naming the line
+// (an unknown filter or test inside an if statement fails when it runs, as in Jinja); the
+// interpreter never guesses. Rendering is bounded by template_limits.hpp.
 //
 // Threading: a ChatTemplate is immutable after construction; render() is const and may run
 // concurrently from any number of threads.

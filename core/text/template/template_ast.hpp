@@ -33,7 +33,7 @@ enum class ExprKind {
   get_item,     // children[0][children[1]]
   slice,        // children[0][children[1]:children[2]:children[3]], absent parts are null
   call,         // children[0](children[1..], kwargs)
-  filter,       // children[0] | name(children[1..], kwargs)
+  filter,       // children[0] | name(children[1..], kwargs); children[0] is null in a block's filter chain
   test,         // children[0] is [not] name(children[1..]); negated
   negate,       // -children[0]
   unary_plus,   // +children[0]
@@ -69,17 +69,18 @@ struct MacroDef {
 };
 
 enum class StmtKind {
-  text,       // literal template data: text
-  print,      // {{ expr }}
-  if_,        // branches: conditions[i] -> bodies[i]; else_body
-  for_,       // for targets in expr [if filter]: body [else else_body]
-  set,        // set targets = expr
-  set_attr,   // set targets[0].attr = expr (namespace attribute)
-  set_block,  // set targets[0] %}body{% endset
-  macro,      // macro definition
-  break_,     // {% break %}
-  continue_,  // {% continue %}
-  block,      // a body rendered in place: {% generation %}...{% endgeneration %}
+  text,          // literal template data: text
+  print,         // {{ expr }}
+  if_,           // branches: conditions[i] -> bodies[i]; else_body
+  for_,          // for targets in expr [if filter]: body [else else_body]
+  set,           // set targets = expr
+  set_attr,      // set targets[0].attr = expr (namespace attribute)
+  set_block,     // set targets[0] %}body{% endset
+  macro,         // macro definition
+  break_,        // {% break %}
+  continue_,     // {% continue %}
+  block,         // a body rendered in place: {% generation %}...{% endgeneration %}
+  filter_block,  // {% filter f | g %}body{% endfilter %}: the rendered body through filters
 };
 
 struct Stmt {
@@ -92,9 +93,12 @@ struct Stmt {
   ExprPtr filter;                    // for: the optional `if` clause
   std::vector<ExprPtr> conditions;   // if
   std::vector<Body> bodies;          // if
-  Body body;                         // for, set_block, block
-  Body else_body;                    // if, for
-  std::unique_ptr<MacroDef> macro;   // macro
+  Body body;                         // for, set_block, block, filter_block
+  // filter_block, set_block: filter expressions (ExprKind::filter, null subject) applied in order to
+  // the rendered body.
+  std::vector<ExprPtr> filters;
+  Body else_body;                   // if, for
+  std::unique_ptr<MacroDef> macro;  // macro
 };
 
 struct ParsedTemplate {

@@ -244,8 +244,11 @@ ValueList sorted_items(const ValueList& items, const std::optional<std::string>&
   return out;
 }
 
+// Jinja's select/reject/selectattr/rejectattr and map yield nothing for a false value (None, "", [],
+// undefined) without looking at their arguments.
 Value select_items(const Value& subject, CallArgs args, CallContext& ctx, bool by_attribute,
                    bool keep_matching) {
+  if (!truthy(subject)) return Value::list({});
   std::optional<std::string> attribute;
   if (by_attribute) {
     std::vector<Value> first = take_positional(args, 1);
@@ -258,7 +261,7 @@ Value select_items(const Value& subject, CallArgs args, CallContext& ctx, bool b
   if (!test_name.empty()) {
     if (!test_name[0].is_string()) throw TemplateRuntimeError("select() test name must be a string");
     test = test_name[0].as_string();
-    if (!has_test(*test)) throw TemplateRuntimeError("no test named '" + *test + "'");
+    if (!has_test(*test)) throw TemplateRuntimeError("No test named '" + *test + "'.");
   }
   ValueList out;
   for (const Value& item : iterate(subject)) {
@@ -271,6 +274,7 @@ Value select_items(const Value& subject, CallArgs args, CallContext& ctx, bool b
 }
 
 Value map_items(const Value& subject, CallArgs args, CallContext& ctx) {
+  if (!truthy(subject)) return Value::list({});
   std::optional<std::string> attribute;
   std::optional<Value> fallback;
   for (auto it = args.keyword.begin(); it != args.keyword.end();) {
@@ -295,7 +299,7 @@ Value map_items(const Value& subject, CallArgs args, CallContext& ctx) {
     if (name.empty() || !name[0].is_string())
       throw TemplateRuntimeError("map() needs a filter name or attribute=");
     const std::string filter = name[0].as_string();
-    if (!has_filter(filter)) throw TemplateRuntimeError("no filter named '" + filter + "'");
+    if (!has_filter(filter)) throw TemplateRuntimeError("No filter named '" + filter + "'.");
     for (const Value& item : iterate(subject)) out.push_back(call_filter(filter, item, args, ctx));
   }
   ctx.charge_bytes(static_cast<int64_t>(out.size() * sizeof(Value)));
@@ -412,8 +416,7 @@ Value dictsort_filter(const Value& subject, CallArgs args) {
   const std::string by = p.string(1, "key");
   if (by != "key" && by != "value") p.fail("by must be 'key' or 'value'");
   ValueList pairs;
-  for (const auto& [key, value] : subject.as_dict().entries)
-    pairs.push_back(Value::list({Value::string(key), value}, true));
+  for (const auto& [key, value] : subject.as_dict().entries) pairs.push_back(Value::list({key, value}, true));
   return Value::list(
       sorted_items(pairs, std::string(by == "key" ? "0" : "1"), p.boolean(0, false), p.boolean(2, false)));
 }
@@ -434,6 +437,10 @@ constexpr std::string_view kTests[] = {
 
 }  // namespace
 
+Value escape(const Value& v) {
+  return v.is_markup() ? v : Value::markup(html_escape(to_str(v)));
+}
+
 bool has_filter(std::string_view name) {
   return std::find(std::begin(kFilters), std::end(kFilters), name) != std::end(kFilters);
 }
@@ -450,7 +457,7 @@ ValueList iterate(const Value& v) {
       return v.as_list();
     case Value::Kind::dict: {
       ValueList keys;
-      for (const auto& entry : v.as_dict().entries) keys.push_back(Value::string(entry.first));
+      for (const auto& entry : v.as_dict().entries) keys.push_back(entry.first);
       return keys;
     }
     case Value::Kind::string: {
@@ -466,6 +473,15 @@ ValueList iterate(const Value& v) {
       throw TemplateRuntimeError("'" + v.type_name() + "' object is not iterable");
   }
 }
+
+namespace {
+
+// Jinja's object_type_repr, the subject of its undefined messages: "None", "dict object", ...
+std::string object_type_repr(const Value& obj) {
+  return obj.is_none() ? "None" : obj.type_name() + " object";
+}
+
+}  // namespace
 
 Value get_attribute(const Value& obj, const std::string& name) {
   switch (obj.kind()) {
@@ -500,7 +516,7 @@ Value get_attribute(const Value& obj, const std::string& name) {
     default:
       break;
   }
-  return Value::undefined("'" + obj.type_name() + " object' has no attribute '" + name + "'");
+  return Value::undefined("'" + object_type_repr(obj) + "' has no attribute '" + name + "'");
 }
 
 Value get_item(const Value& obj, const Value& key) {
@@ -511,8 +527,7 @@ Value get_item(const Value& obj, const Value& key) {
     const int64_t n = static_cast<int64_t>(items.size());
     if (i < 0) i += n;
     if (i >= 0 && i < n) return items[static_cast<size_t>(i)];
-    return Value::undefined("'" + obj.type_name() + " object' has no element " +
-                            std::to_string(key.as_int()));
+    return Value::undefined(object_type_repr(obj) + " has no element " + std::to_string(key.as_int()));
   }
   if (obj.is_string() && int_key) {
     const std::string& s = obj.as_string();
@@ -521,13 +536,18 @@ Value get_item(const Value& obj, const Value& key) {
     const int64_t n = static_cast<int64_t>(offsets.size()) - 1;
     if (i < 0) i += n;
     if (i >= 0 && i < n) return Value::string(s.substr(offsets[i], offsets[i + 1] - offsets[i]));
-    return Value::undefined("'str object' has no element " + std::to_string(key.as_int()));
+    return Value::undefined("str object has no element " + std::to_string(key.as_int()));
   }
   if (key.is_string()) return get_attribute(obj, key.as_string());
-  return Value::undefined("'" + obj.type_name() + " object' has no element " + to_repr(key));
+  if (obj.is_dict()) {
+    if (const Value* v = obj.as_dict().find(key)) return *v;
+  }
+  return Value::undefined(object_type_repr(obj) + " has no element " + to_repr(key));
 }
 
 Value call_filter(std::string_view name, const Value& subject, CallArgs args, CallContext& ctx) {
+  // Reached for an unknown name only where the parser deferred the check (see template_parser.hpp).
+  if (!has_filter(name)) throw TemplateRuntimeError("No filter named '" + std::string(name) + "' found.");
   const auto no_args = [&] {
     if (!args.positional.empty() || !args.keyword.empty()) {
       throw TemplateRuntimeError("filter '" + std::string(name) + "' takes no arguments");
@@ -545,29 +565,37 @@ Value call_filter(std::string_view name, const Value& subject, CallArgs args, Ca
     no_args();
     return Value::integer(length_of(subject));
   }
+  // Jinja's soft_str filters (string, trim, upper, ...) keep a Markup subject Markup.
+  const auto like_subject = [&](std::string text) {
+    return subject.is_markup() ? Value::markup(std::move(text)) : Value::string(std::move(text));
+  };
   if (name == "string") {
     no_args();
-    return Value::string(text_of());
+    return subject.is_string() ? subject : Value::string(text_of());
   }
   if (name == "safe") {
     no_args();
-    return subject;
+    return subject.is_markup() ? subject : Value::markup(text_of());
   }
-  if (name == "escape" || name == "e" || name == "forceescape") {
+  if (name == "escape" || name == "e") {
     no_args();
-    return Value::string(html_escape(text_of()));
+    return escape(subject);
+  }
+  if (name == "forceescape") {
+    no_args();
+    return Value::markup(html_escape(text_of()));
   }
   if (name == "trim") {
     const Params p(name, args, {"chars"});
-    return Value::string(pystr::strip(text_of(), p.optional_string(0), true, true));
+    return like_subject(pystr::strip(text_of(), p.optional_string(0), true, true));
   }
   if (name == "upper" || name == "lower" || name == "capitalize" || name == "title") {
     no_args();
     const std::string text = text_of();
-    if (name == "upper") return Value::string(pystr::upper(text));
-    if (name == "lower") return Value::string(pystr::lower(text));
-    if (name == "capitalize") return Value::string(pystr::capitalize(text));
-    return Value::string(jinja_title(text));
+    if (name == "upper") return like_subject(pystr::upper(text));
+    if (name == "lower") return like_subject(pystr::lower(text));
+    if (name == "capitalize") return like_subject(pystr::capitalize(text));
+    return like_subject(jinja_title(text));
   }
   if (name == "replace") {
     const Params p(name, args, {"old", "new", "count"});
@@ -626,10 +654,10 @@ Value call_filter(std::string_view name, const Value& subject, CallArgs args, Ca
   if (name == "items") {
     no_args();
     if (subject.is_undefined()) return Value::list({});
-    if (!subject.is_dict()) throw TemplateRuntimeError("items() can only get item pairs from a mapping");
+    if (!subject.is_dict()) throw TemplateRuntimeError("Can only get item pairs from a mapping.");
     ValueList pairs;
     for (const auto& [key, value] : subject.as_dict().entries)
-      pairs.push_back(Value::list({Value::string(key), value}, true));
+      pairs.push_back(Value::list({key, value}, true));
     return Value::list(std::move(pairs));
   }
   if (name == "dictsort") return dictsort_filter(subject, std::move(args));
@@ -690,6 +718,7 @@ Value call_filter(std::string_view name, const Value& subject, CallArgs args, Ca
 }
 
 bool call_test(std::string_view name, const Value& v, const CallArgs& call_args, CallContext& ctx) {
+  if (!has_test(name)) throw TemplateRuntimeError("No test named '" + std::string(name) + "' found.");
   CallArgs args = call_args;
   using K = Value::Kind;
   const auto other = [&]() -> const Value& {
@@ -757,7 +786,7 @@ bool call_test(std::string_view name, const Value& v, const CallArgs& call_args,
     const Value& container = other();
     if (container.is_string())
       return v.is_string() && container.as_string().find(v.as_string()) != std::string::npos;
-    if (container.is_dict()) return v.is_string() && container.as_dict().find(v.as_string()) != nullptr;
+    if (container.is_dict()) return container.as_dict().find(v) != nullptr;
     for (const Value& item : iterate(container)) {
       if (equals(item, v)) return true;
     }
@@ -891,15 +920,40 @@ Value string_method(const std::string& s, std::string_view name, CallArgs& args,
   throw TemplateRuntimeError("'str object' has no attribute '" + std::string(name) + "'");
 }
 
+// jinja2's Markup methods: the str method, with the strings a replace or join inserts escaped (replace's
+// `old` is not), and its str results (or the parts of a split) marked as Markup.
+Value markup_method(const std::string& s, std::string_view name, CallArgs& args, CallContext& ctx) {
+  static constexpr std::string_view kMarkupMethods[] = {"strip", "lstrip", "rstrip",     "upper",
+                                                        "lower", "title",  "capitalize", "replace",
+                                                        "split", "rsplit", "splitlines", "join"};
+  if (std::find(std::begin(kMarkupMethods), std::end(kMarkupMethods), name) == std::end(kMarkupMethods)) {
+    return string_method(s, name, args, ctx);
+  }
+  if (name == "replace" && args.positional.size() >= 2) args.positional[1] = escape(args.positional[1]);
+  for (auto& [key, arg] : args.keyword) {
+    if (name == "replace" && key == "new") arg = escape(arg);
+  }
+  if (name == "join" && !args.positional.empty()) {
+    ValueList escaped;
+    for (const Value& item : iterate(args.positional[0])) escaped.push_back(escape(item));
+    args.positional[0] = Value::list(std::move(escaped));
+  }
+  const Value result = string_method(s, name, args, ctx);
+  if (result.is_string()) return Value::markup(result.as_string());
+  ValueList parts;
+  for (const Value& part : result.as_list()) parts.push_back(Value::markup(part.as_string()));
+  return Value::list(std::move(parts));
+}
+
 Value dict_method(const ValueDict& d, std::string_view name, CallArgs& args, CallContext& ctx) {
   if (name == "items" || name == "keys" || name == "values") {
     const Params p(name, args, {});
     ValueList out;
     for (const auto& [key, value] : d.entries) {
       if (name == "items") {
-        out.push_back(Value::list({Value::string(key), value}, true));
+        out.push_back(Value::list({key, value}, true));
       } else {
-        out.push_back(name == "keys" ? Value::string(key) : value);
+        out.push_back(name == "keys" ? key : value);
       }
     }
     ctx.charge_bytes(static_cast<int64_t>(out.size() * sizeof(Value)));
@@ -907,10 +961,7 @@ Value dict_method(const ValueDict& d, std::string_view name, CallArgs& args, Cal
   }
   if (name == "get") {
     const Params p(name, args, {"key", "default"});
-    const Value& key = p.required(0);
-    if (key.is_string()) {
-      if (const Value* v = d.find(key.as_string())) return *v;
-    }
+    if (const Value* v = d.find(p.required(0))) return *v;
     return p.get(1) ? *p.get(1) : Value::none();
   }
   throw TemplateRuntimeError("'dict object' has no attribute '" + std::string(name) + "'");
@@ -919,8 +970,22 @@ Value dict_method(const ValueDict& d, std::string_view name, CallArgs& args, Cal
 }  // namespace
 
 Value call_method(const Value& self, std::string_view name, CallArgs args, CallContext& ctx) {
+  // transformers' ImmutableSandboxedEnvironment refuses the methods that modify a list or dict.
+  static constexpr std::string_view kListMutators[] = {"append", "clear", "pop",    "reverse",
+                                                       "insert", "sort",  "extend", "remove"};
+  static constexpr std::string_view kDictMutators[] = {"clear", "pop", "popitem", "setdefault", "update"};
+  const bool mutator =
+      (self.is_list() && !self.is_tuple() &&
+       std::find(std::begin(kListMutators), std::end(kListMutators), name) != std::end(kListMutators)) ||
+      (self.is_dict() &&
+       std::find(std::begin(kDictMutators), std::end(kDictMutators), name) != std::end(kDictMutators));
+  if (mutator) {
+    throw TemplateRuntimeError("access to attribute '" + std::string(name) + "' of '" + self.type_name() +
+                               "' object is unsafe.");
+  }
   switch (self.kind()) {
     case Value::Kind::string:
+      if (self.is_markup()) return markup_method(self.as_string(), name, args, ctx);
       return string_method(self.as_string(), name, args, ctx);
     case Value::Kind::dict:
       return dict_method(self.as_dict(), name, args, ctx);
@@ -934,8 +999,7 @@ Value call_method(const Value& self, std::string_view name, CallArgs args, CallC
     default:
       break;
   }
-  throw TemplateRuntimeError("'" + self.type_name() + " object' has no attribute '" + std::string(name) +
-                             "'");
+  throw TemplateRuntimeError("'" + object_type_repr(self) + "' has no attribute '" + std::string(name) + "'");
 }
 
 bool has_global_function(std::string_view name) {
@@ -985,18 +1049,19 @@ Value call_global_function(std::string_view name, CallArgs args, CallContext& ct
         attrs = init.as_dict();
       } else {
         for (const Value& pair : iterate(init)) {
-          if (!pair.is_list() || pair.as_list().size() != 2 || !pair.as_list()[0].is_string()) {
-            throw TemplateRuntimeError(std::string(name) + "() needs a mapping or (str, value) pairs");
+          if (!pair.is_list() || pair.as_list().size() != 2) {
+            throw TemplateRuntimeError(std::string(name) + "() needs a mapping or (key, value) pairs");
           }
-          attrs.set(pair.as_list()[0].as_string(), pair.as_list()[1]);
+          attrs.set(pair.as_list()[0], pair.as_list()[1]);
         }
       }
     }
     for (auto& [key, value] : args.keyword) attrs.set(key, std::move(value));
     if (name == "dict") return Value::dict(std::move(attrs));
     for (const auto& [key, value] : attrs.entries) {
-      if (!key.empty() && key[0] == '_') {
-        throw TemplateRuntimeError("cannot store underscore-prefixed attribute '" + key + "' on a namespace");
+      if (key.is_string() && key.as_string().starts_with('_')) {
+        throw TemplateRuntimeError("cannot store underscore-prefixed attribute '" + key.as_string() +
+                                   "' on a namespace");
       }
     }
     std::shared_ptr<Namespace> ns = ctx.new_namespace();

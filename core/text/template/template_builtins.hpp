@@ -53,6 +53,10 @@ Value get_attribute(const Value& obj, const std::string& name);
 // when missing.
 Value get_item(const Value& obj, const Value& key);
 
+// markupsafe.escape(v): a Markup as it is; anything else str()-ed, with & < > " ' replaced by HTML
+// entities, as Markup.
+Value escape(const Value& v);
+
 // Python iteration: list/tuple elements, dict keys, str code points; undefined iterates as empty.
 ValueList iterate(const Value& v);
 

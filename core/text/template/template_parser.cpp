@@ -174,6 +174,7 @@ class Parser {
     if (name == "set") return parse_set(opener);
     if (name == "macro") return parse_macro(opener);
     if (name == "generation") return parse_block(opener, "endgeneration");
+    if (name == "filter") return parse_filter_block(opener);
     if (name == "break" || name == "continue") {
       if (loop_depth_ == 0) fail(tag.loc, "'" + name + "' outside of a for loop");
       advance();
@@ -183,13 +184,13 @@ class Parser {
       s->loc = opener.loc;
       return s;
     }
-    static constexpr const char* kClosers[] = {"endfor", "endif",    "elif",          "else",
-                                               "endset", "endmacro", "endgeneration", "endraw"};
+    static constexpr const char* kClosers[] = {"endfor",   "endif",         "elif",   "else",     "endset",
+                                               "endmacro", "endgeneration", "endraw", "endfilter"};
     for (const char* closer : kClosers) {
       if (name == closer) fail(tag.loc, "unexpected '" + name + "': no open block takes it here");
     }
-    static constexpr const char* kUnsupported[] = {"include", "import", "from", "extends",    "block", "call",
-                                                   "filter",  "with",   "do",   "autoescape", "trans"};
+    static constexpr const char* kUnsupported[] = {"include", "import", "from", "extends",    "block",
+                                                   "call",    "with",   "do",   "autoescape", "trans"};
     for (const char* unsupported : kUnsupported) {
       if (name == unsupported) fail(tag.loc, "unsupported tag '" + name + "' (mmrt's Jinja subset lacks it)");
     }
@@ -280,7 +281,7 @@ class Parser {
       return s;
     }
     if (s->targets.size() != 1) fail(current().loc, "a block set assigns exactly one name");
-    if (at_op("|")) fail(current().loc, "filtered block set ({% set x | filter %}) is not supported");
+    while (at_op("|")) s->filters.push_back(parse_filter(nullptr));
     expect_block_end("set");
     s->kind = StmtKind::set_block;
     std::string end;
@@ -328,6 +329,21 @@ class Parser {
     std::string end;
     s->body = parse_body({end_tag}, &end, &opener, end_tag);
     expect_block_end(end_tag);
+    return s;
+  }
+
+  // {% filter name(args) | name2 %}body{% endfilter %}
+  StmtPtr parse_filter_block(const Token& opener) {
+    advance();  // filter
+    auto s = std::make_unique<Stmt>();
+    s->kind = StmtKind::filter_block;
+    s->loc = opener.loc;
+    s->filters.push_back(parse_filter_call(nullptr));
+    while (at_op("|")) s->filters.push_back(parse_filter(nullptr));
+    expect_block_end("filter");
+    std::string end;
+    s->body = parse_body({"endfilter"}, &end, &opener, "endfilter");
+    expect_block_end("endfilter");
     return s;
   }
 
@@ -710,11 +726,15 @@ class Parser {
 
   ExprPtr parse_filter(ExprPtr subject) {
     advance();  // |
+    return parse_filter_call(std::move(subject));
+  }
+
+  // A filter name and its optional arguments. Unknown names are left to NameChecker.
+  ExprPtr parse_filter_call(ExprPtr subject) {
     const Token& name = current();
     if (name.kind != TokenKind::name)
       fail(name.loc, "expected a filter name after '|', got " + describe(name));
     advance();
-    if (!has_filter(name.text)) fail(name.loc, "no filter named '" + name.text + "'");
     auto filter = make_expr(ExprKind::filter, name.loc);
     filter->name = name.text;
     filter->children.push_back(std::move(subject));
@@ -733,7 +753,6 @@ class Parser {
     if (name.kind != TokenKind::name)
       fail(name.loc, "expected a test name after 'is', got " + describe(name));
     advance();
-    if (!has_test(name.text)) fail(name.loc, "no test named '" + name.text + "'");
     test->name = name.text;
     test->children.push_back(std::move(subject));
     if (at_op("(")) {
@@ -755,12 +774,69 @@ class Parser {
   int loop_depth_ = 0;
 };
 
+// Jinja resolves filter and test names when it compiles a template, except inside an if statement or
+// a conditional expression (a "soft" frame), where an unknown name fails only when it runs, with "No
+// filter named 'x' found.". Loops, macros and blocks compile in inner frames, which are strict again.
+class NameChecker {
+ public:
+  explicit NameChecker(const std::string& origin) : origin_(origin) {}
+
+  void body(const Body& statements, bool soft) const {
+    for (const StmtPtr& s : statements) statement(*s, soft);
+  }
+
+ private:
+  void statement(const Stmt& s, bool soft) const {
+    expr(s.expr.get(), soft);
+    switch (s.kind) {
+      case StmtKind::if_:
+        for (const ExprPtr& condition : s.conditions) expr(condition.get(), true);
+        for (const Body& branch : s.bodies) body(branch, true);
+        body(s.else_body, true);
+        return;
+      case StmtKind::for_:
+        expr(s.filter.get(), false);
+        body(s.body, false);
+        body(s.else_body, false);
+        return;
+      case StmtKind::macro:
+        for (const ExprPtr& d : s.macro->defaults) expr(d.get(), false);
+        body(s.macro->body, false);
+        return;
+      case StmtKind::set_block:
+      case StmtKind::filter_block:
+      case StmtKind::block:
+        for (const ExprPtr& f : s.filters) expr(f.get(), false);
+        body(s.body, false);
+        return;
+      default:
+        return;
+    }
+  }
+
+  void expr(const Expr* e, bool soft) const {
+    if (!e) return;
+    if (e->kind == ExprKind::conditional) soft = true;
+    if (!soft && e->kind == ExprKind::filter && !has_filter(e->name)) {
+      throw located_error(origin_, e->loc, "No filter named '" + e->name + "'.");
+    }
+    if (!soft && e->kind == ExprKind::test && !has_test(e->name)) {
+      throw located_error(origin_, e->loc, "No test named '" + e->name + "'.");
+    }
+    for (const ExprPtr& child : e->children) expr(child.get(), soft);
+    for (const auto& [key, value] : e->kwargs) expr(value.get(), soft);
+  }
+
+  const std::string& origin_;
+};
+
 }  // namespace
 
 ParsedTemplate parse_template(const std::string& source, const std::string& origin) {
   ParsedTemplate parsed;
   parsed.origin = origin;
   parsed.body = Parser(tokenize(source, origin), parsed.origin).parse_all();
+  NameChecker(parsed.origin).body(parsed.body, false);
   return parsed;
 }
 

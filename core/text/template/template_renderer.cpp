@@ -22,7 +22,7 @@ class Frame {
   }
   void set(const std::string& name, Value v) { vars_.set(name, std::move(v)); }
   void set_all(const ValueDict& vars) {
-    for (const auto& [name, value] : vars.entries) set(name, value);
+    for (const auto& [name, value] : vars.entries) vars_.set(name, value);
   }
 
  private:
@@ -204,9 +204,16 @@ class Renderer final : public CallContext {
       case StmtKind::set_attr:
         exec_set_attr(s, frame);
         return Flow::normal;
-      case StmtKind::set_block:
-        frame->set(s.targets[0], Value::string(render_to_string(s.body, std::make_shared<Frame>(frame))));
+      case StmtKind::set_block: {
+        Value text = Value::string(render_to_string(s.body, std::make_shared<Frame>(frame)));
+        frame->set(s.targets[0], apply_filters(s.filters, std::move(text), frame));
         return Flow::normal;
+      }
+      case StmtKind::filter_block: {
+        Value text = Value::string(render_to_string(s.body, std::make_shared<Frame>(frame)));
+        emit(to_str(apply_filters(s.filters, std::move(text), frame)));
+        return Flow::normal;
+      }
       case StmtKind::macro: {
         auto callable = std::make_shared<Callable>();
         callable->macro = s.macro.get();
@@ -222,6 +229,14 @@ class Renderer final : public CallContext {
         return exec_body(s.body, std::make_shared<Frame>(frame));
     }
     return Flow::normal;
+  }
+
+  Value apply_filters(const std::vector<ExprPtr>& filters, Value value, const FramePtr& frame) {
+    for (const ExprPtr& filter : filters) {
+      step(filter->loc);
+      value = call_filter(filter->name, value, eval_args(*filter, 1, frame), *this);
+    }
+    return value;
   }
 
   void assign(const std::vector<std::string>& targets, const Value& value, Frame& frame) {
@@ -387,12 +402,8 @@ class Renderer final : public CallContext {
       case ExprKind::dict: {
         ValueDict d;
         for (size_t i = 0; i + 1 < e.children.size(); i += 2) {
-          const Value key = eval(*e.children[i], frame);
-          if (!key.is_string()) {
-            throw TemplateRuntimeError("dict keys must be strings in mmrt's templates, got '" +
-                                       key.type_name() + "'");
-          }
-          d.set(key.as_string(), eval(*e.children[i + 1], frame));
+          Value key = eval(*e.children[i], frame);
+          d.set(std::move(key), eval(*e.children[i + 1], frame));
         }
         charge_bytes(static_cast<int64_t>(d.entries.size() * sizeof(Value)));
         return Value::dict(std::move(d));
@@ -538,7 +549,7 @@ class Renderer final : public CallContext {
         }
         return false;
       case Value::Kind::dict:
-        return item.is_string() && container.as_dict().find(item.as_string()) != nullptr;
+        return container.as_dict().find(item) != nullptr;
       default:
         throw TemplateRuntimeError("argument of type '" + container.type_name() + "' is not iterable");
     }
@@ -555,6 +566,8 @@ class Renderer final : public CallContext {
     if (a.is_number() && b.is_number()) return arithmetic(op, a, b);
     if (op == "+" && a.is_string() && b.is_string()) {
       charge_bytes(static_cast<int64_t>(a.as_string().size() + b.as_string().size()));
+      // Markup.__add__ and __radd__ escape the plain operand.
+      if (a.is_markup() || b.is_markup()) return Value::markup(escape(a).as_string() + escape(b).as_string());
       return Value::string(a.as_string() + b.as_string());
     }
     if (op == "+" && a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple()) {
@@ -569,7 +582,7 @@ class Renderer final : public CallContext {
       if ((a.is_string() || a.is_list()) && int_right) return repeat(a, b.as_int());
       if ((b.is_string() || b.is_list()) && int_left) return repeat(b, a.as_int());
     }
-    if (op == "+" && a.is_string()) {
+    if (op == "+" && a.is_string() && !a.is_markup()) {
       throw TemplateRuntimeError("can only concatenate str (not \"" + b.type_name() + "\") to str");
     }
     throw TemplateRuntimeError(binary_type_error(op, a, b));
@@ -585,7 +598,7 @@ class Renderer final : public CallContext {
       std::string out;
       out.reserve(static_cast<size_t>(unit * times));
       for (int64_t i = 0; i < times; ++i) out += seq.as_string();
-      return Value::string(std::move(out));
+      return seq.is_markup() ? Value::markup(std::move(out)) : Value::string(std::move(out));
     }
     ValueList items;
     for (int64_t i = 0; i < times; ++i) items.insert(items.end(), seq.as_list().begin(), seq.as_list().end());

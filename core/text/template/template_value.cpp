@@ -12,16 +12,54 @@
 
 namespace mmrt::text::jinja {
 
+namespace {
+
+bool is_hashable(const Value& v) {
+  switch (v.kind()) {
+    case Value::Kind::list:
+      return v.is_tuple() && std::all_of(v.as_list().begin(), v.as_list().end(), is_hashable);
+    case Value::Kind::dict:
+    case Value::Kind::ns:
+    case Value::Kind::loop:
+      return false;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
 const Value* ValueDict::find(std::string_view key) const {
   for (const auto& [k, v] : entries) {
-    if (k == key) return &v;
+    if (k.is_string() && k.as_string() == key) return &v;
+  }
+  return nullptr;
+}
+
+const Value* ValueDict::find(const Value& key) const {
+  if (key.is_string()) return find(std::string_view(key.as_string()));
+  if (!is_hashable(key)) return nullptr;
+  for (const auto& [k, v] : entries) {
+    if (equals(k, key)) return &v;
   }
   return nullptr;
 }
 
 void ValueDict::set(std::string key, Value value) {
   for (auto& [k, v] : entries) {
-    if (k == key) {
+    if (k.is_string() && k.as_string() == key) {
+      v = std::move(value);
+      return;
+    }
+  }
+  entries.emplace_back(Value::string(std::move(key)), std::move(value));
+}
+
+void ValueDict::set(Value key, Value value) {
+  if (key.is_string()) return set(key.as_string(), std::move(value));
+  if (!is_hashable(key)) throw TemplateRuntimeError("unhashable type: '" + key.type_name() + "'");
+  for (auto& [k, v] : entries) {
+    if (equals(k, key)) {
       v = std::move(value);
       return;
     }
@@ -62,6 +100,12 @@ Value Value::floating(double d) {
 Value Value::string(std::string s) {
   Value v;
   v.data_ = std::make_shared<const std::string>(std::move(s));
+  return v;
+}
+
+Value Value::markup(std::string s) {
+  Value v = string(std::move(s));
+  v.is_markup_ = true;
   return v;
 }
 
@@ -141,7 +185,7 @@ Value Value::from_json(const boost::json::value& json) {
       ValueDict d;
       d.entries.reserve(json.get_object().size());
       for (const auto& [key, item] : json.get_object())
-        d.entries.emplace_back(std::string(key), from_json(item));
+        d.entries.emplace_back(string(std::string(key)), from_json(item));
       return dict(std::move(d));
     }
   }
@@ -181,7 +225,7 @@ std::string Value::type_name() const {
     case Kind::floating:
       return "float";
     case Kind::string:
-      return "str";
+      return is_markup_ ? "Markup" : "str";
     case Kind::list:
       return is_tuple_ ? "tuple" : "list";
     case Kind::dict:
@@ -272,7 +316,7 @@ void append_dict(std::string& out, const ValueDict& d) {
   out += "{";
   for (size_t i = 0; i < d.entries.size(); ++i) {
     if (i > 0) out += ", ";
-    out += pystr::repr(d.entries[i].first) + ": " + to_repr(d.entries[i].second);
+    out += to_repr(d.entries[i].first) + ": " + to_repr(d.entries[i].second);
   }
   out += "}";
 }
@@ -317,6 +361,7 @@ std::string to_str(const Value& v) {
 }
 
 std::string to_repr(const Value& v) {
+  if (v.is_markup()) return "Markup(" + pystr::repr(v.as_string()) + ")";
   if (v.is_string()) return pystr::repr(v.as_string());
   if (v.is_undefined()) return "Undefined";
   return to_str(v);
@@ -441,6 +486,24 @@ void append_json_string(std::string& out, std::string_view s, bool ensure_ascii)
   out.push_back('"');
 }
 
+// json.dumps turns dict keys into strings: 1 -> "1", True -> "true", None -> "null".
+std::string json_key(const Value& key) {
+  switch (key.kind()) {
+    case Value::Kind::string:
+      return key.as_string();
+    case Value::Kind::none:
+      return "null";
+    case Value::Kind::boolean:
+      return key.as_bool() ? "true" : "false";
+    case Value::Kind::integer:
+      return std::to_string(key.as_int());
+    case Value::Kind::floating:
+      return float_repr(key.as_double());
+    default:
+      throw TemplateRuntimeError("keys must be str, int, float, bool or None, not " + key.type_name());
+  }
+}
+
 void append_json(std::string& out, const Value& v, const JsonOptions& o, int depth) {
   const bool pretty = o.indent >= 0;
   const std::string item_sep = o.has_separators ? o.item_separator : pretty ? "," : ", ";
@@ -495,16 +558,17 @@ void append_json(std::string& out, const Value& v, const JsonOptions& o, int dep
         out += "{}";
         return;
       }
-      std::vector<const std::pair<std::string, Value>*> order;
+      std::vector<const std::pair<Value, Value>*> order;
       for (const auto& entry : d.entries) order.push_back(&entry);
       if (o.sort_keys) {
-        std::stable_sort(order.begin(), order.end(), [](auto* x, auto* y) { return x->first < y->first; });
+        std::stable_sort(order.begin(), order.end(),
+                         [](auto* x, auto* y) { return less_than(x->first, y->first); });
       }
       out += "{";
       for (size_t i = 0; i < order.size(); ++i) {
         if (i > 0) out += item_sep;
         if (pretty) newline(depth + 1);
-        append_json_string(out, order[i]->first, o.ensure_ascii);
+        append_json_string(out, json_key(order[i]->first), o.ensure_ascii);
         out += key_sep;
         append_json(out, order[i]->second, o, depth + 1);
       }

@@ -31,13 +31,18 @@ class Frame;
 
 using ValueList = std::vector<Value>;
 
-// A dict with string keys, kept in insertion order like a Python dict.
+// A dict kept in insertion order like a Python dict. Keys are hashable values (None, bool, int, float,
+// str, tuples of those) compared with Python's ==, so 1, 1.0 and True are one key; template variables
+// and namespace attributes are dicts with str keys.
 struct ValueDict {
-  std::vector<std::pair<std::string, Value>> entries;
+  std::vector<std::pair<Value, Value>> entries;
 
   const Value* find(std::string_view key) const;
-  // Replaces the value of an existing key in place (keeping its position) or appends it.
+  const Value* find(const Value& key) const;
+  // Replace the value of an existing key in place (keeping its position, and the first key spelling as
+  // Python does) or append it. The Value overload throws TemplateRuntimeError for an unhashable key.
   void set(std::string key, Value value);
+  void set(Value key, Value value);
 };
 
 // jinja2's Namespace: attributes assigned with {% set ns.x = ... %} persist across scopes.
@@ -78,6 +83,10 @@ class Value {
   static Value integer(int64_t i);
   static Value floating(double d);
   static Value string(std::string s);
+  // jinja2's Markup, what | safe and | escape return: a str that HTML-escapes the plain strings it is
+  // added to (`'<'|safe + '>'` is "<&gt;"), and whose str methods return Markup again. Everything else
+  // treats it as a str.
+  static Value markup(std::string s);
   static Value list(ValueList items, bool is_tuple = false);
   static Value dict(ValueDict d);
   static Value ns(std::shared_ptr<Namespace> n);
@@ -92,6 +101,7 @@ class Value {
   bool is_list() const { return kind() == Kind::list; }
   bool is_dict() const { return kind() == Kind::dict; }
   bool is_tuple() const { return is_tuple_; }
+  bool is_markup() const { return is_markup_; }
   // int or bool (Python's bool is an int subclass) or float.
   bool is_number() const;
 
@@ -121,6 +131,7 @@ class Value {
                std::shared_ptr<const LoopInfo>, std::shared_ptr<const Callable>>
       data_;
   bool is_tuple_ = false;
+  bool is_markup_ = false;
   uint8_t depth_ = 0;  // list/dict nesting below this value, capped by kMaxValueDepth
 };
 

@@ -13,6 +13,7 @@
 #include "mmrt/json.hpp"
 #include "mmrt/plugin.hpp"
 #include "mmrt/status.hpp"
+#include "mmrt_plugin_identity.hpp"
 
 namespace {
 
@@ -66,13 +67,6 @@ std::unique_ptr<mmrt::sdk::Instance> create(const MmrtCreateArgs& args) {
       mmrt::sdk::json::Reader(config, "config.json").get_string("misbehave", ""));
 }
 
-constexpr const char* kArchitectures[] = {"MisbehavingForCausalLM"};
-constexpr const char* kRoles[] = {MMRT_ROLE_DECODER};
-
 }  // namespace
 
-MMRT_SDK_DEFINE_PLUGIN({.id = "org.mmrt.test.misbehaving",
-                        .version = "0.1.0",
-                        .architectures = kArchitectures,
-                        .roles = kRoles,
-                        .create = &create})
+MMRT_SDK_DEFINE_PLUGIN({.create = &create})

@@ -177,9 +177,5 @@ constexpr const char* kRoles[] = {MMRT_ROLE_PROCESSOR, MMRT_ROLE_ENCODER, MMRT_R
 
 }  // namespace
 
-MMRT_SDK_DEFINE_PLUGIN({.id = "org.mmrt.test.toy_encoder_decoder",
-                        .version = "0.1.0",
-                        .architectures = kArchitectures,
-                        .roles = kRoles,
-                        .create = &create,
-                        .required_host_minor = 1})
+// The identity is mmrt_add_plugin's in CMakeLists.txt.
+MMRT_SDK_DEFINE_PLUGIN({.create = &create})

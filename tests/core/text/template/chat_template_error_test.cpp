@@ -54,13 +54,44 @@ TEST_CASE("syntax errors name the tag, the line and the column") {
   CHECK(contains(error_of("{{ 'never ends }}"), "unterminated string literal"));
   CHECK(contains(error_of("{% endif %}"), "unexpected 'endif'"));
   CHECK(contains(error_of("{% break %}"), "'break' outside of a for loop"));
-  CHECK(contains(error_of("\n\n{{ x | frobnicate }}"), "t.jinja:3:8: no filter named 'frobnicate'"));
-  CHECK(contains(error_of("{% if x is frobnicated %}{% endif %}"), "no test named 'frobnicated'"));
+  CHECK(contains(error_of("\n\n{{ x | frobnicate }}"), "t.jinja:3:8: No filter named 'frobnicate'."));
+  CHECK(contains(error_of("{% for m in [] %}{{ m is frobnicated }}{% endfor %}"),
+                 "No test named 'frobnicated'."));
   CHECK(contains(error_of("{{ 1 + }}"), "unexpected end of print statement"));
   CHECK(contains(error_of("{{ a $ b }}"), "unexpected character '$'"));
   CHECK(
       contains(error_of("{% for x in y recursive %}{% endfor %}"), "recursive for loops are not supported"));
   CHECK(contains(error_of("{{ f(*args) }}"), "*args and **kwargs"));
+}
+
+TEST_CASE(
+    "unknown filters and tests inside if statements and conditional expressions fail only when they run") {
+  // As in Jinja: such names are checked when the branch runs, everywhere else when the template loads.
+  CHECK(
+      ChatTemplate("{% if false %}{{ x | from_json }}{% elif false and x is frobnicated %}{% endif %}ok", "t")
+          .render(kMessages, false) == "ok");
+  CHECK(ChatTemplate("{{ 'a' if true else x | from_json }}", "t").render(kMessages, false) == "a");
+  CHECK(contains(error_of("{% if true %}{{ 'x' | from_json }}{% endif %}"),
+                 "No filter named 'from_json' found."));
+  CHECK(contains(error_of("{% if x is frobnicated %}{% endif %}"), "No test named 'frobnicated' found."));
+  // Loops, macros and blocks inside an if statement are checked when the template loads.
+  CHECK_THROWS_WITH_AS(
+      ChatTemplate("{% if false %}{% for m in [] %}{{ m | nope }}{% endfor %}{% endif %}", "t"),
+      doctest::Contains("No filter named 'nope'."), ChatTemplateError);
+  CHECK_THROWS_WITH_AS(
+      ChatTemplate("{% if false %}{% macro f() %}{{ 1 | nope }}{% endmacro %}{% endif %}", "t"),
+      doctest::Contains("No filter named 'nope'."), ChatTemplateError);
+}
+
+TEST_CASE("filter blocks and filtered block sets run their body through the filters") {
+  CHECK(ChatTemplate("{% filter trim | upper %}  a {{ 'b' }}  {% endfilter %}|", "t")
+            .render(kMessages, false) == "A B|");
+  CHECK(ChatTemplate("{% filter replace('a', 'o') %}banana{% endfilter %}", "t").render(kMessages, false) ==
+        "bonono");
+  CHECK(ChatTemplate("{% set x | trim %}  padded  {% endset %}[{{ x }}]", "t").render(kMessages, false) ==
+        "[padded]");
+  CHECK(contains(error_of("{% filter trim %}never closed"), "'filter' block is never closed"));
+  CHECK(contains(error_of("{% filter nope %}x{% endfilter %}"), "No filter named 'nope'."));
 }
 
 TEST_CASE("raise_exception surfaces the template's message with its location") {

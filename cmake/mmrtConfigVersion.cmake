@@ -1,0 +1,28 @@
+# The version find_package(mmrt) matches is the plugin ABI's, read from mmrt_abi.h: find_package(mmrt 1.2)
+# asks for ABI major 1 with at least minor 2 (the slots and fields a plugin uses exist from that minor on).
+# Any mmrt of the same major and that minor or a newer one is compatible; another major never is.
+if(EXISTS "${CMAKE_CURRENT_LIST_DIR}/../plugin_api/mmrt_abi.h")
+  set(_mmrt_abi_header "${CMAKE_CURRENT_LIST_DIR}/../plugin_api/mmrt_abi.h")
+else()
+  set(_mmrt_abi_header "${CMAKE_CURRENT_LIST_DIR}/../../../include/mmrt_abi.h")
+endif()
+file(STRINGS "${_mmrt_abi_header}" _mmrt_abi_lines REGEX "^#define MMRT_ABI_(MAJOR|MINOR) ")
+string(REGEX REPLACE ".*MMRT_ABI_MAJOR ([0-9]+).*" "\\1" _mmrt_major "${_mmrt_abi_lines}")
+string(REGEX REPLACE ".*MMRT_ABI_MINOR ([0-9]+).*" "\\1" _mmrt_minor "${_mmrt_abi_lines}")
+
+set(PACKAGE_VERSION "${_mmrt_major}.${_mmrt_minor}")
+set(PACKAGE_VERSION_COMPATIBLE FALSE)
+set(PACKAGE_VERSION_EXACT FALSE)
+if(NOT PACKAGE_FIND_VERSION)
+  set(PACKAGE_VERSION_COMPATIBLE TRUE)
+elseif(PACKAGE_FIND_VERSION_MAJOR EQUAL _mmrt_major AND NOT PACKAGE_FIND_VERSION_MINOR GREATER _mmrt_minor)
+  set(PACKAGE_VERSION_COMPATIBLE TRUE)
+  if(PACKAGE_FIND_VERSION_MINOR EQUAL _mmrt_minor)
+    set(PACKAGE_VERSION_EXACT TRUE)
+  endif()
+endif()
+# Plugins are loaded into the host process, so a 32-bit build cannot use a 64-bit mmrt.
+if(CMAKE_SIZEOF_VOID_P AND NOT CMAKE_SIZEOF_VOID_P EQUAL 8)
+  set(PACKAGE_VERSION "${PACKAGE_VERSION} (64-bit)")
+  set(PACKAGE_VERSION_UNSUITABLE TRUE)
+endif()
