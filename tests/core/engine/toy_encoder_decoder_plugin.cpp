@@ -15,6 +15,7 @@
 
 #include "mmrt/plugin.hpp"
 #include "mmrt/status.hpp"
+#include "mmrt_plugin_identity.hpp"
 
 namespace {
 
