@@ -5,6 +5,11 @@
 // tokens) with one random image of --image-size, generating exactly --output-len tokens (EOS ignored), at
 // most --batch at once. TTFT counts from submission to the engine; images are preprocessed before the clock
 // starts (reported separately).
+//
+// Decode steps (steps that generated tokens without finishing a prompt or encoding an image) are also
+// timed one by one, with the bytes of weights the CPU kernels read during them: their ratio is the
+// weight-read bandwidth, which a memory-bound decode step should bring close to the machine's memory
+// bandwidth. (The CUDA kernels do not count their reads; there the bandwidth is not reported.)
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -15,6 +20,7 @@
 #include <iostream>
 #include <random>
 
+#include "core/backend/cpu_kernels.hpp"
 #include "core/engine/engine.hpp"
 #include "core/engine/prompt.hpp"
 #include "core/text/tokenizer.hpp"
@@ -137,6 +143,23 @@ std::vector<SyntheticRequest> make_requests(const engine::Model& model, int64_t 
   return out;
 }
 
+// Decode-only steps: how many, how long in all, and the weight bytes the CPU kernels read in them.
+struct DecodeSteps {
+  int64_t steps = 0;
+  double seconds = 0;
+  uint64_t weight_bytes = 0;
+
+  double ms_per_step() const { return steps ? 1e3 * seconds / double(steps) : 0; }
+  double bytes_per_step() const { return steps ? double(weight_bytes) / double(steps) : 0; }
+  double gb_per_s() const { return seconds > 0 ? double(weight_bytes) / seconds / 1e9 : 0; }
+};
+
+// A step that only decoded: tokens came out, yet no prompt got its first token and no image was encoded.
+bool decode_only(const engine::EngineStats& before, const engine::EngineStats& after) {
+  return after.generated_tokens > before.generated_tokens && after.prompt_tokens == before.prompt_tokens &&
+         after.encoder_runs == before.encoder_runs;
+}
+
 double peak_rss_mib() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -171,6 +194,7 @@ int run_bench_offline(const Args& args) {
   params.ignore_eos = true;
   std::vector<double> ttft_ms, tpot_ms, e2e_ms;
   int64_t output_tokens = 0, prompt_tokens = 0, failed = 0, in_flight = 0, next = 0, done = 0;
+  DecodeSteps decode;
   const auto t0 = Clock::now();
   while (done < n_requests) {
     while (in_flight < batch && next < n_requests) {
@@ -196,7 +220,16 @@ int run_bench_offline(const Args& args) {
       ++in_flight;
       ++next;
     }
+    const engine::EngineStats before = eng.stats();
+    const uint64_t bytes_before = backend::cpu_weight_bytes_read();
+    const auto t_step = Clock::now();
     eng.step();
+    const double step_s = std::chrono::duration<double>(Clock::now() - t_step).count();
+    if (decode_only(before, eng.stats())) {
+      ++decode.steps;
+      decode.seconds += step_s;
+      decode.weight_bytes += backend::cpu_weight_bytes_read() - bytes_before;
+    }
   }
   const double wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
   const int64_t n_images = image_size.first > 0 ? n_requests - failed : 0;
@@ -223,6 +256,10 @@ int run_bench_offline(const Args& args) {
                             {"requests_per_s", double(n_requests - failed) / wall_s},
                             {"images_per_s", double(n_images) / wall_s},
                             {"prefix_hit_tokens", stats.prefix_hit_tokens},
+                            {"decode_steps", decode.steps},
+                            {"decode_step_ms", decode.ms_per_step()},
+                            {"decode_weight_bytes_per_step", decode.bytes_per_step()},
+                            {"decode_weight_read_gb_per_s", decode.gb_per_s()},
                             {"peak_rss_mib", peak_rss_mib()}};
     std::cout << boost::json::serialize(out) << std::endl;
   } else {
@@ -238,6 +275,11 @@ int run_bench_offline(const Args& args) {
     std::printf("throughput: %.1f output tokens/s, %.2f requests/s, %.2f images/s\n",
                 double(output_tokens) / wall_s, double(n_requests - failed) / wall_s,
                 double(n_images) / wall_s);
+    if (decode.weight_bytes > 0) {
+      std::printf("decode: %lld steps, %.2f ms/step, %.1f MB of weights read per step: %.2f GB/s\n",
+                  static_cast<long long>(decode.steps), decode.ms_per_step(), decode.bytes_per_step() / 1e6,
+                  decode.gb_per_s());
+    }
     std::printf("peak memory (RSS): %.1f MiB\n", peak_rss_mib());
   }
   return failed ? 1 : 0;

@@ -1,6 +1,7 @@
 #include "core/backend/cpu_kernels.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <string>
 
@@ -22,13 +23,20 @@ T* data_of(const MmrtTensor* t) {
   throw StatusError(MMRT_STATUS_OUT_OF_RANGE, message);
 }
 
-// bf16/f16 weights pass the contract (kernel_contracts.hpp weight_dtype_allowed) for the CPU kernels that
-// widen them; until those exist they are refused here.
-void expect_f32_weights(const MmrtTensor* w, const char* what) {
-  if (!(w->dtype == kF32)) {
-    throw StatusError(MMRT_STATUS_UNIMPLEMENTED, std::string(what) + ": " + dtype_name(w->dtype) +
-                                                     " weights are not implemented on the CPU yet");
+std::atomic<uint64_t> weight_bytes_read{0};
+
+// The element type of a linear/embedding weight: f32, bf16 or f16 (kernel_contracts.hpp
+// weight_dtype_allowed), kept in the checkpoint's dtype and widened inside the kernel. The vector loads
+// need the data aligned to its element size, which the host's weight views are.
+cpu::WeightType weight_type(const MmrtTensor* w, const char* what) {
+  const cpu::WeightType type = w->dtype == kBF16  ? cpu::WeightType::bf16
+                               : w->dtype == kF16 ? cpu::WeightType::f16
+                                                  : cpu::WeightType::f32;
+  if (reinterpret_cast<uintptr_t>(data_of<const char>(w)) % dtype_size(w->dtype) != 0) {
+    throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, std::string(what) + ": data is not aligned to its " +
+                                                        std::to_string(dtype_size(w->dtype)) + "-byte elements");
   }
+  return type;
 }
 
 cpu::Activation activation_kind(int32_t kind) {
@@ -50,16 +58,19 @@ cpu::Activation activation_kind(int32_t kind) {
 MmrtStatus* linear(const MmrtTensor* x, const MmrtTensor* w, const MmrtTensor* bias, MmrtTensor* y,
                    const MmrtStream*) {
   return status_boundary("linear", [&] {
-    expect_f32_weights(w, "w");
-    cpu::linear(data_of(x), data_of(w), data_of(bias), data_of(y), rows_of(x), w->shape[0], w->shape[1]);
+    const int64_t n = w->shape[0], k = w->shape[1];
+    cpu::linear(data_of(x), data_of<const void>(w), weight_type(w, "w"), data_of(bias), data_of(y), rows_of(x), n,
+                k);
+    weight_bytes_read.fetch_add(uint64_t(n * k) * dtype_size(w->dtype), std::memory_order_relaxed);
   });
 }
 
 MmrtStatus* embedding(const MmrtTensor* table, const MmrtTensor* ids, MmrtTensor* out, const MmrtStream*) {
   return status_boundary("embedding", [&] {
-    expect_f32_weights(table, "table");
-    cpu::embedding(data_of(table), table->shape[0], table->shape[1], data_of<int32_t>(ids), numel(*ids),
-                   data_of(out));
+    const int64_t n = numel(*ids);
+    cpu::embedding(data_of<const void>(table), weight_type(table, "table"), table->shape[0], table->shape[1],
+                   data_of<int32_t>(ids), n, data_of(out));
+    weight_bytes_read.fetch_add(uint64_t(n * table->shape[1]) * dtype_size(table->dtype), std::memory_order_relaxed);
   });
 }
 
@@ -274,6 +285,10 @@ const MmrtKernels kCpuKernels = MMRT_KERNEL_TABLE(MMRT_KERNEL_BY_NAME);
 
 const MmrtKernels* cpu_kernels() {
   return &kCpuKernels;
+}
+
+uint64_t cpu_weight_bytes_read() {
+  return weight_bytes_read.load(std::memory_order_relaxed);
 }
 
 }  // namespace mmrt::backend

@@ -406,9 +406,12 @@ std::unique_ptr<Model> Model::load(const ModelLoadOptions& options, plugin::Plug
     if (!fp || !*fp) throw std::runtime_error(m->plugin_label_ + " processor reported no fingerprint");
     m->fingerprint_ = fp;
   }
-  spdlog::info("model {}: {} layers, {} KV heads x {}, vocab {}, {:.1f} MB of {} weights on {}", m->name_,
-               s.n_layer, s.n_head_kv, s.head_dim, s.vocab_size, double(impl.weights->bytes_loaded()) / 1e6,
-               backend::dtype_name(m->compute_dtype_), options.device);
+  spdlog::info(
+      "model {}: {} layers, {} KV heads x {}, vocab {}, weights on {}: {:.1f} MB converted to {}, "
+      "{:.1f} MB used as stored in the mapped checkpoint",
+      m->name_, s.n_layer, s.n_head_kv, s.head_dim, s.vocab_size, options.device,
+      double(impl.weights->bytes_loaded()) / 1e6, backend::dtype_name(m->compute_dtype_),
+      double(impl.weights->bytes_mapped()) / 1e6);
   return m;
 }
 

@@ -1,5 +1,8 @@
 #include "core/model/checkpoint.hpp"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <bit>
 #include <cstdint>
@@ -64,6 +67,16 @@ std::vector<std::filesystem::path> safetensors_files_in(const std::filesystem::p
   }
   std::sort(files.begin(), files.end());
   return files;
+}
+
+// madvise over the whole pages inside `tensor`'s bytes; pages it shares with a neighbour are left alone.
+// Advice is best effort: a refusal changes residency only, never data, so it is not an error.
+void advise_pages(const TensorInfo& tensor, int advice) {
+  static const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(tensor.data);
+  const uintptr_t first = (begin + page - 1) / page * page;
+  const uintptr_t last = (begin + tensor.nbytes) / page * page;
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, advice);
 }
 
 }  // namespace
@@ -148,6 +161,14 @@ std::vector<std::string> Checkpoint::names() const {
   result.reserve(tensors_.size());
   for (const auto& item : tensors_) result.push_back(item.first);
   return result;
+}
+
+void Checkpoint::release(const TensorInfo& tensor) const {
+  advise_pages(tensor, MADV_DONTNEED);
+}
+
+void Checkpoint::prefetch(const TensorInfo& tensor) const {
+  advise_pages(tensor, MADV_WILLNEED);
 }
 
 void Checkpoint::read_f32(const TensorInfo& tensor, std::span<float> out) const {

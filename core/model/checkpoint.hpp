@@ -43,6 +43,13 @@ class Checkpoint {
   // Throws ModelError naming the tensor for any other dtype or a size mismatch.
   void read_f32(const TensorInfo& tensor, std::span<float> out) const;
 
+  // Page residency of the read-only mappings; neither changes what a read returns, so both are safe
+  // from many threads. release() drops the whole pages inside `tensor` from this process (madvise
+  // MADV_DONTNEED) once a copy of it exists, so it stops counting in RSS; reading it again pages it back in
+  // from the file. prefetch() starts reading `tensor` from the file ahead of use (MADV_WILLNEED).
+  void release(const TensorInfo& tensor) const;
+  void prefetch(const TensorInfo& tensor) const;
+
  private:
   Checkpoint() = default;
   void add_file(SafetensorsFile file);

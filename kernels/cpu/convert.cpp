@@ -1,6 +1,13 @@
 #include "kernels/cpu/convert.hpp"
 
 #include <bit>
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "kernels/cpu/isa.hpp"
 
 namespace mmrt::cpu {
 
@@ -64,14 +71,56 @@ uint16_t f32_to_f16_bits(float value) {
   return sign | static_cast<uint16_t>((rounded - (kHalfToF32ExpDelta << kF32ExpShift)) >> 13);
 }
 
+#if defined(__x86_64__)
+// Returns how many leading elements it converted (a multiple of 8); the caller does the rest.
+MMRT_TARGET_AVX2 int64_t bf16_to_f32_avx2(const uint16_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)));
+    _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16)));
+  }
+  return i;
+}
+
+MMRT_TARGET_AVX2 int64_t f16_to_f32_avx2(const uint16_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+  }
+  return i;
+}
+#endif
+
 }  // namespace
 
 void bf16_to_f32(const uint16_t* src, float* dst, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = std::bit_cast<float>(static_cast<uint32_t>(src[i]) << 16);
+  int64_t i = 0;
+#if defined(__x86_64__)
+  if (cpu_has_avx2()) i = bf16_to_f32_avx2(src, dst, n);
+#endif
+  for (; i < n; ++i) dst[i] = std::bit_cast<float>(static_cast<uint32_t>(src[i]) << 16);
 }
 
 void f16_to_f32(const uint16_t* src, float* dst, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = f16_bits_to_f32(src[i]);
+  int64_t i = 0;
+#if defined(__x86_64__)
+  if (cpu_has_avx2()) i = f16_to_f32_avx2(src, dst, n);
+#endif
+  for (; i < n; ++i) dst[i] = f16_bits_to_f32(src[i]);
+}
+
+void widen_to_f32(const void* src, WeightType type, float* dst, int64_t n) {
+  switch (type) {
+    case WeightType::f32:
+      if (n > 0) std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+      return;
+    case WeightType::bf16:
+      bf16_to_f32(static_cast<const uint16_t*>(src), dst, n);
+      return;
+    case WeightType::f16:
+      f16_to_f32(static_cast<const uint16_t*>(src), dst, n);
+      return;
+  }
 }
 
 void f32_to_bf16(const float* src, uint16_t* dst, int64_t n) {

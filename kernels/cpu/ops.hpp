@@ -1,9 +1,10 @@
 #pragma once
 // Umbrella header of the CPU reference kernels (namespace mmrt::cpu). Conventions shared by every op:
-// fp32 activations and weights, row-major and contiguous, shapes in `// [rows, dim]` comments on each
-// declaration; fp32 (or wider) accumulation; plain loops parallelised with OpenMP, GEMMs through OpenBLAS.
-// No op allocates in steady state (per-thread scratch is reused) and none keeps state between calls, so
-// any op may be called from any thread, but not from inside an OpenMP parallel region of the caller.
+// fp32 activations and weights (linear and embedding also take bf16/fp16 weights), row-major and contiguous,
+// shapes in `// [rows, dim]` comments on each declaration; fp32 (or wider) accumulation; plain loops
+// parallelised with OpenMP, GEMMs through OpenBLAS. No op allocates in steady state (per-thread scratch is
+// reused) and none keeps state between calls, so any op may be called from any thread, but not from inside an
+// OpenMP parallel region of the caller.
 
 #include "kernels/cpu/activation.hpp"
 #include "kernels/cpu/attention.hpp"

@@ -75,9 +75,9 @@ VisionTower::VisionTower(const VisionConfig& config, sdk::Weights& w, const std:
       inv_freq_(vision_rope_inv_freq(config.head_dim(), config.rope_theta), device) {
   const int64_t E = config.embed_dim, I = config.mlp_dim(), M = config.merge_unit() * E;
   const int64_t p = config.patch_size;
-  patch_embed_ =
-      w.get(prefix + "patch_embed.proj.weight", {E, config.in_channels, config.temporal_patch_size, p, p})
-          .reshape({E, config.patch_dim()});
+  patch_embed_ = w.matmul_weight(prefix + "patch_embed.proj.weight",
+                                 {E, config.in_channels, config.temporal_patch_size, p, p})
+                     .reshape({E, config.patch_dim()});
   for (int64_t il = 0; il < config.depth; ++il) {
     const std::string l = sdk::layer_name(prefix + "blocks.{i}.", il);
     Block b;

@@ -71,7 +71,8 @@ class VisionTower {
  private:
   VisionConfig config_;
   MmrtDevice device_;
-  sdk::TensorView patch_embed_;  // [E, patch_dim]: the Conv3d weight [E, C, t, p, p] flattened
+  sdk::TensorView
+      patch_embed_;  // [E, patch_dim]: the Conv3d weight [E, C, t, p, p] flattened (a matmul weight)
   std::vector<Block> blocks_;
   sdk::blocks::LayerNorm ln_q_;
   sdk::blocks::Linear mlp0_, mlp2_;  // merger.mlp.0 [m²E, m²E], merger.mlp.2 [D, m²E]

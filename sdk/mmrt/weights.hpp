@@ -9,6 +9,11 @@
 // (Transformers v5 saves "model.language_model.layers.0..." for v4's "language_model.model.layers.0..."),
 // so layout variants never reach model code. A shape mismatch throws naming the tensor and both shapes.
 //
+// Weights that linear or embedding read (matmul weights, embedding tables) come through matmul_weight():
+// on the CPU of a 1.1 host in the checkpoint's own dtype (f32, bf16 or f16), a view of the mapped file
+// that the kernels widen as they read it, so decoding streams half the bytes and nothing is copied;
+// elsewhere, or on a 1.0 host, in the compute dtype like get().
+//
 // Ownership: views stay valid until the instance is destroyed (the host keeps the checkpoint mapped).
 // Threading: build the table on the loader thread in create(); not thread-safe.
 #ifndef MMRT_SDK_WEIGHTS_HPP_
@@ -114,15 +119,17 @@ class NameMapper {
 
 class Weights {
  public:
-  // `api` and `weights` come from MmrtCreateArgs; tensors must have `dtype` (the compute dtype).
-  Weights(const MmrtWeightsApi* api, MmrtWeights* weights, MmrtDataType dtype, NameMapper mapper = {})
-      : api_(api), weights_(weights), dtype_(dtype), mapper_(std::move(mapper)) {
+  // `api` and `weights` come from MmrtCreateArgs; tensors must have `dtype` (the compute dtype) and live on
+  // `device`.
+  Weights(const MmrtWeightsApi* api, MmrtWeights* weights, MmrtDataType dtype, NameMapper mapper = {},
+          MmrtDevice device = {MMRT_DEVICE_CPU, 0})
+      : api_(api), weights_(weights), dtype_(dtype), device_(device), mapper_(std::move(mapper)) {
     require(api_ != nullptr && MMRT_SDK_HAS_SLOT(api_, MmrtWeightsApi, get) &&
                 MMRT_SDK_HAS_SLOT(api_, MmrtWeightsApi, contains),
             MMRT_STATUS_INVALID_ARGUMENT, "weights api lacks get/contains");
   }
   Weights(const MmrtCreateArgs& args, NameMapper mapper)
-      : Weights(args.weights_api, args.weights, args.compute_dtype, std::move(mapper)) {}
+      : Weights(args.weights_api, args.weights, args.compute_dtype, std::move(mapper), args.device) {}
 
   // The checkpoint name under which `name` (canonical) exists, or nullopt.
   std::optional<std::string> resolve(std::string_view name) const {
@@ -144,22 +151,17 @@ class Weights {
 
   // A tensor that may be absent (e.g. a bias the config makes optional); present means shape-checked.
   std::optional<TensorView> get_optional(std::string_view name, std::vector<int64_t> shape) {
-    std::optional<std::string> resolved = resolve(name);
-    if (!resolved) return std::nullopt;
-    MmrtTensor raw{};
-    check(api_->get(weights_, resolved->c_str(), &raw), str("loading tensor ", *resolved));
-    TensorView t(raw);
-    if (!std::equal(t.shape().begin(), t.shape().end(), shape.begin(), shape.end())) {
-      throw Error(MMRT_STATUS_INVALID_ARGUMENT,
-                  str("tensor ", *resolved, " has shape ", shape_string(t.shape()), ", the config implies ",
-                      shape_string(shape)));
+    return fetch(name, shape, false);
+  }
+
+  // A required weight of linear or embedding, in the form they read fastest (see the file comment): its
+  // dtype is the compute dtype, or on the CPU f32, bf16 or f16 as the checkpoint stores it.
+  TensorView matmul_weight(std::string_view name, std::vector<int64_t> shape) {
+    std::optional<TensorView> t = fetch(name, shape, true);
+    if (!t) {
+      throw Error(MMRT_STATUS_NOT_FOUND, str("checkpoint lacks tensor ", name, alternatives_note(name)));
     }
-    if (!same(t.dtype(), dtype_)) {
-      throw Error(MMRT_STATUS_INVALID_ARGUMENT, str("tensor ", *resolved, " is ", dtype_name(t.dtype()),
-                                                    ", expected ", dtype_name(dtype_)));
-    }
-    claimed_.insert(*resolved);
-    return t;
+    return *t;
   }
 
   // Declares checkpoint tensors (canonical names, '*' wildcards) the model deliberately does not use.
@@ -197,6 +199,37 @@ class Weights {
   size_t n_claimed() const { return claimed_.size(); }
 
  private:
+  static bool linear_takes(const MmrtDataType& t) {
+    return same(t, MmrtDataType{MMRT_DTYPE_FLOAT, 32, 1}) ||
+           same(t, MmrtDataType{MMRT_DTYPE_BFLOAT, 16, 1}) || same(t, MmrtDataType{MMRT_DTYPE_FLOAT, 16, 1});
+  }
+
+  std::optional<TensorView> fetch(std::string_view name, const std::vector<int64_t>& shape, bool as_stored) {
+    std::optional<std::string> resolved = resolve(name);
+    if (!resolved) return std::nullopt;
+    MmrtTensor raw{};
+    bool stored = as_stored && device_.device_type == MMRT_DEVICE_CPU &&
+                  MMRT_SDK_HAS_SLOT(api_, MmrtWeightsApi, get_as);
+    if (stored) {
+      check(api_->get_as(weights_, resolved->c_str(), MmrtDataType{0, 0, 0}, &raw),
+            str("loading tensor ", *resolved));
+      stored = linear_takes(raw.dtype);
+    }
+    if (!stored) check(api_->get(weights_, resolved->c_str(), &raw), str("loading tensor ", *resolved));
+    TensorView t(raw);
+    if (!std::equal(t.shape().begin(), t.shape().end(), shape.begin(), shape.end())) {
+      throw Error(MMRT_STATUS_INVALID_ARGUMENT,
+                  str("tensor ", *resolved, " has shape ", shape_string(t.shape()), ", the config implies ",
+                      shape_string(shape)));
+    }
+    if (!stored && !same(t.dtype(), dtype_)) {
+      throw Error(MMRT_STATUS_INVALID_ARGUMENT, str("tensor ", *resolved, " is ", dtype_name(t.dtype()),
+                                                    ", expected ", dtype_name(dtype_)));
+    }
+    claimed_.insert(*resolved);
+    return t;
+  }
+
   std::string alternatives_note(std::string_view name) const {
     std::vector<std::string> c = mapper_.candidates(name);
     if (c.size() < 2) return "";
@@ -208,6 +241,7 @@ class Weights {
   const MmrtWeightsApi* api_;
   MmrtWeights* weights_;
   MmrtDataType dtype_;
+  MmrtDevice device_;
   NameMapper mapper_;
   std::set<std::string> claimed_;
   std::vector<std::string> ignored_;

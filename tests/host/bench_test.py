@@ -1,12 +1,21 @@
 """`mmrt bench` in both modes on the tiny fixture: the counts it reports follow from its arguments."""
 import json
 import os
+import struct
 import subprocess
 import unittest
 
 from server_harness import MMRT_BIN, PLUGIN_DIR, SOURCE_DIR, Server, model_dir
 
 DATASET = os.path.join(SOURCE_DIR, "tools", "bench", "serve_example.jsonl")
+
+
+def safetensors_header(path):
+    with open(path, "rb") as f:
+        (length,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(length))
+    header.pop("__metadata__", None)
+    return header
 
 
 class BenchTest(unittest.TestCase):
@@ -26,6 +35,20 @@ class BenchTest(unittest.TestCase):
         self.assertGreater(r["output_tokens_per_s"], 0)
         self.assertGreater(r["images_per_s"], 0)
         self.assertGreater(r["peak_rss_mib"], 1)
+
+        # A decode step reads every matmul weight of the language model once (lm_head included) and one
+        # embedding row per running sequence (1 to 4 here), nothing of the vision tower.
+        header = safetensors_header(os.path.join(model_dir(), "model.safetensors"))
+        nbytes = {name: t["data_offsets"][1] - t["data_offsets"][0] for name, t in header.items()}
+        matmul = sum(n for name, n in nbytes.items() if name.startswith("language_model.") and
+                     (name.endswith("proj.weight") or name.endswith("lm_head.weight")))
+        row = nbytes["language_model.model.embed_tokens.weight"] // header[
+            "language_model.model.embed_tokens.weight"]["shape"][0]
+        self.assertGreater(r["decode_steps"], 0)
+        self.assertGreaterEqual(r["decode_weight_bytes_per_step"], matmul + row)
+        self.assertLessEqual(r["decode_weight_bytes_per_step"], matmul + 4 * row)
+        self.assertGreater(r["decode_step_ms"], 0)
+        self.assertGreater(r["decode_weight_read_gb_per_s"], 0)
 
         text_only = subprocess.run([MMRT_BIN, "bench", "--model", model_dir(), "--plugin-dirs", PLUGIN_DIR,
                                     "--num-requests", "4", "--batch", "2", "--input-len", "16", "--output-len", "3",

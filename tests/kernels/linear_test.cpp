@@ -1,13 +1,23 @@
-// linear and gemm against a double-precision triple loop.
-// Tolerance: max |y - ref| <= 1e-5 · max |ref| (fp32 accumulation over k <= 257 terms of N(0,1) products).
+// linear and gemm against a double-precision triple loop, for f32, bf16 and f16 weights, over every path:
+// the few-row kernel (m = 1, 2..8) on each instruction set the CPU has, and sgemm (many rows, 16-bit weights
+// widened in panels).
+// Tolerance: max |y - ref| <= 1e-5 · max |ref| (fp32 accumulation over k <= 1031 terms of N(0,1) products);
+// the reference multiplies by the exact values of the 16-bit weights, so widening must be exact to pass.
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "kernel_test_util.hpp"
+#include "kernels/cpu/convert.hpp"
+#include "kernels/cpu/gemv.hpp"
 #include "kernels/cpu/linear.hpp"
 
+using mmrt::cpu::Isa;
+using mmrt::cpu::WeightType;
 using mmrt::cpu::test::random_normal;
 using mmrt::cpu::test::relative_max_error;
 
@@ -28,7 +38,102 @@ std::vector<double> reference_linear(const std::vector<float>& x, const std::vec
   return y;
 }
 
+// w rounded to `type` (a no-op for f32): the stored bytes, and their exact values as floats.
+struct StoredWeight {
+  std::vector<uint16_t> half;
+  std::vector<float> values;
+  const void* data(WeightType type) const {
+    return type == WeightType::f32 ? static_cast<const void*>(values.data()) : half.data();
+  }
+};
+
+StoredWeight store_as(WeightType type, const std::vector<float>& w) {
+  StoredWeight s{std::vector<uint16_t>(w.size()), w};
+  const auto n = static_cast<int64_t>(w.size());
+  if (type == WeightType::bf16) {
+    mmrt::cpu::f32_to_bf16(w.data(), s.half.data(), n);
+    mmrt::cpu::bf16_to_f32(s.half.data(), s.values.data(), n);
+  } else if (type == WeightType::f16) {
+    mmrt::cpu::f32_to_f16(w.data(), s.half.data(), n);
+    mmrt::cpu::f16_to_f32(s.half.data(), s.values.data(), n);
+  }
+  return s;
+}
+
+const char* type_name(WeightType t) {
+  return t == WeightType::f32 ? "f32" : t == WeightType::bf16 ? "bf16" : "f16";
+}
+
+std::vector<Isa> isas_of_this_cpu() {
+  std::vector<Isa> out{Isa::scalar};
+  if (mmrt::cpu::cpu_has_avx2()) out.push_back(Isa::avx2);
+  return out;
+}
+
 }  // namespace
+
+TEST_CASE("linear with f32, bf16 and f16 weights matches the reference for 1, 2..8 and many rows") {
+  for (WeightType type : {WeightType::f32, WeightType::bf16, WeightType::f16}) {
+    for (int64_t m : {1, 2, 3, 5, 8, 9, 40}) {
+      // n up to 1100 and k up to 1031 cross the parallel threshold and leave ragged row groups and k % 8.
+      for (auto [n, k] :
+           {std::pair<int64_t, int64_t>{1, 1}, {3, 7}, {6, 8}, {13, 33}, {1100, 40}, {37, 1031}}) {
+        for (bool with_bias : {false, true}) {
+          const auto seed = static_cast<uint32_t>(m * 100000 + n * 10 + k);
+          const std::vector<float> x = random_normal(m * k, seed);
+          const StoredWeight w = store_as(type, random_normal(n * k, seed + 1));
+          const std::vector<float> b = random_normal(n, seed + 2);
+          const float* bias = with_bias ? b.data() : nullptr;
+          std::vector<float> y(static_cast<size_t>(m * n), NAN);
+          mmrt::cpu::linear(x.data(), w.data(type), type, bias, y.data(), m, n, k);
+          INFO(type_name(type) << " m=" << m << " n=" << n << " k=" << k << " bias=" << with_bias);
+          CHECK(relative_max_error(y, reference_linear(x, w.values, bias, m, n, k)) <= kTolerance);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("the few-row kernel agrees with the reference on every instruction set this CPU has") {
+  INFO("AVX2/FMA/F16C present: " << mmrt::cpu::cpu_has_avx2());
+  for (Isa isa : isas_of_this_cpu()) {
+    for (WeightType type : {WeightType::f32, WeightType::bf16, WeightType::f16}) {
+      for (int64_t m = 1; m <= mmrt::cpu::kMaxGemvRows; ++m) {
+        for (auto [n, k] : {std::pair<int64_t, int64_t>{1, 5}, {7, 16}, {9, 23}, {260, 129}}) {
+          const auto seed = static_cast<uint32_t>(m * 1000 + n + k);
+          const std::vector<float> x = random_normal(m * k, seed);
+          const StoredWeight w = store_as(type, random_normal(n * k, seed + 1));
+          const std::vector<float> b = random_normal(n, seed + 2);
+          std::vector<float> y(static_cast<size_t>(m * n), NAN);
+          mmrt::cpu::gemv_rows(isa, x.data(), w.data(type), type, b.data(), y.data(), m, n, k);
+          INFO((isa == Isa::avx2 ? "avx2 " : "scalar ")
+               << type_name(type) << " m=" << m << " n=" << n << " k=" << k);
+          CHECK(relative_max_error(y, reference_linear(x, w.values, b.data(), m, n, k)) <= kTolerance);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("the few-row kernel reads weights at any 2-byte offset and refuses m outside 1..8") {
+  const int64_t m = 2, n = 5, k = 19;
+  const std::vector<float> x = random_normal(m * k, 7);
+  const StoredWeight w = store_as(WeightType::bf16, random_normal(n * k, 8));
+  std::vector<uint16_t> shifted(w.half.size() + 1);
+  std::memcpy(shifted.data() + 1, w.half.data(), w.half.size() * sizeof(uint16_t));  // not 16-byte aligned
+  for (Isa isa : isas_of_this_cpu()) {
+    std::vector<float> y(static_cast<size_t>(m * n), NAN);
+    mmrt::cpu::gemv_rows(isa, x.data(), shifted.data() + 1, WeightType::bf16, nullptr, y.data(), m, n, k);
+    CHECK(relative_max_error(y, reference_linear(x, w.values, nullptr, m, n, k)) <= kTolerance);
+  }
+  std::vector<float> y(9 * n);
+  CHECK_THROWS_AS(mmrt::cpu::gemv_rows(Isa::scalar, x.data(), w.half.data(), WeightType::bf16, nullptr,
+                                       y.data(), 9, n, k),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(mmrt::cpu::gemv_rows(Isa::scalar, x.data(), w.half.data(), WeightType::bf16, nullptr,
+                                       y.data(), 0, n, k),
+                  std::invalid_argument);
+}
 
 TEST_CASE("linear matches x·wᵀ + b over odd shapes, with and without bias") {
   for (int64_t m : {1, 3, 7, 33}) {

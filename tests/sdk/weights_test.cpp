@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <vector>
 
 #include "fake_weights.hpp"
 #include "mmrt/weights.hpp"
@@ -110,4 +111,34 @@ TEST_CASE("weights: finish fails on tensors nobody claimed unless ignored") {
   clean.ignore("language_model.model.layers.*.self_attn.rotary_emb.inv_freq");
   CHECK_NOTHROW(clean.finish());
   CHECK(clean.n_claimed() == 1);
+}
+
+TEST_CASE("weights: matmul_weight takes the stored dtype on a 1.1 CPU host, the compute dtype otherwise") {
+  const MmrtDataType f32{MMRT_DTYPE_FLOAT, 32, 1}, bf16{MMRT_DTYPE_BFLOAT, 16, 1};
+  FakeWeights fake;
+  fake.shapes = {{"model.language_model.embed_tokens.weight", {10, 4}}, {"norm.weight", {4}}};
+
+  Weights on_cpu(FakeWeights::api_1_1(), fake.handle(), f32, v5_mapper(), {MMRT_DEVICE_CPU, 0});
+  auto table = on_cpu.matmul_weight("language_model.model.embed_tokens.weight", {10, 4});
+  CHECK(mmrt::sdk::same(table.dtype(), bf16));
+  CHECK(fake.stored_requests == std::vector<std::string>{"model.language_model.embed_tokens.weight"});
+  CHECK(mmrt::sdk::same(on_cpu.get("norm.weight", {4}).dtype(), f32));  // get() stays in the compute dtype
+  CHECK(message_of([&] {
+          on_cpu.matmul_weight("language_model.model.embed_tokens.weight", {10, 5});
+        }).find("has shape [10, 4]") != std::string::npos);
+  CHECK(message_of([&] { on_cpu.matmul_weight("absent.weight", {1}); }).find("lacks tensor") !=
+        std::string::npos);
+
+  // A stored dtype linear cannot read (here an integer buffer) falls back to the compute dtype.
+  fake.stored_dtype = {MMRT_DTYPE_INT, 64, 1};
+  CHECK(mmrt::sdk::same(on_cpu.matmul_weight("norm.weight", {4}).dtype(), f32));
+
+  fake.stored_requests.clear();
+  Weights old_host(FakeWeights::api(), fake.handle(), f32, v5_mapper(), {MMRT_DEVICE_CPU, 0});
+  CHECK(mmrt::sdk::same(old_host.matmul_weight("language_model.model.embed_tokens.weight", {10, 4}).dtype(),
+                        f32));
+  Weights on_cuda(FakeWeights::api_1_1(), fake.handle(), f32, v5_mapper(), {MMRT_DEVICE_CUDA, 0});
+  CHECK(mmrt::sdk::same(on_cuda.matmul_weight("language_model.model.embed_tokens.weight", {10, 4}).dtype(),
+                        f32));
+  CHECK(fake.stored_requests.empty());
 }

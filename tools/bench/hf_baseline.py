@@ -3,8 +3,9 @@
 
 Each request: one random image of --image-size and --input-len random ordinary tokens in the model's prompt
 format (LLaVA: "USER: <image>\\n" ... " ASSISTANT:"; Qwen2-VL: its chat template with the image first), then
-exactly --output-len generated tokens (EOS ignored), --batch requests per generate() call. Reports TTFT (a one-token generate of the batch), TPOT ((full - TTFT) / (output_len - 1)),
-output tokens/s, and vision tower + projector images/s at the batch size, as JSON.
+exactly --output-len generated tokens (EOS ignored), --batch requests per generate() call. Reports TTFT (a
+one-token generate of the batch), TPOT ((full - TTFT) / (output_len - 1)), output tokens/s, vision tower +
+projector images/s at the batch size, and the process's peak RSS, as JSON.
 
     python3 tools/bench/hf_baseline.py --model /tmp/llava-7b-random --device cuda --dtype fp16 \\
         --batch 1 --input-len 24 --output-len 128 --image-size 336x336
@@ -12,6 +13,7 @@ output tokens/s, and vision tower + projector images/s at the batch size, as JSO
 import argparse
 import json
 import pathlib
+import resource
 import statistics
 import sys
 import time
@@ -102,6 +104,7 @@ def main():
         "output_tokens_per_s": args.batch * args.output_len / t_full,
         "vision_images_per_s": args.batch / t_vision,
         "peak_gpu_memory_gb": torch.cuda.max_memory_allocated() / 1e9 if args.device.startswith("cuda") else None,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     print(json.dumps(report, indent=2))
 

@@ -7,6 +7,7 @@ subset of the vocabulary). No download is needed, so mmrt and Transformers can b
 
     python3 tools/bench/make_random_llava.py --out /tmp/llava-7b-random            # 14.1 GB, the real shape
     python3 tools/bench/make_random_llava.py --out /tmp/llava-small --preset small  # for CPU smoke runs
+    python3 tools/bench/make_random_llava.py --out /work/bench/llava-1b --preset 1b --dtype bf16  # 2.2 GB, CPU
 """
 import argparse
 import json
@@ -26,6 +27,13 @@ PRESETS = {
                text=dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
                          num_key_value_heads=32, vocab_size=32064, max_position_embeddings=4096, rms_norm_eps=1e-5),
                image_size=336),
+    # CLIP-B/16 at 224 (196 image tokens) and a 1.1 B Llama (TinyLlama's shape, grouped-query attention): big
+    # enough that decoding a token streams its 2.1 GB of 16-bit weights from memory, not from cache
+    "1b": dict(vision=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+                           image_size=224, patch_size=16, projection_dim=512),
+               text=dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
+                         num_key_value_heads=4, vocab_size=32064, max_position_embeddings=2048, rms_norm_eps=1e-5),
+               image_size=224),
     # same structure, small enough for a CPU
     "small": dict(vision=dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4,
                               image_size=224, patch_size=14, projection_dim=256),
@@ -41,6 +49,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--preset", choices=sorted(PRESETS), default="7b")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dtype", choices=("fp16", "bf16"), default="fp16", help="dtype of the saved weights")
     args = ap.parse_args()
     preset = PRESETS[args.preset]
     out = pathlib.Path(args.out)
@@ -59,7 +68,7 @@ def main():
     config.architectures = ["LlavaForConditionalGeneration"]
     torch.manual_seed(args.seed)
     with torch.device("cpu"):
-        model = LlavaForConditionalGeneration(config).to(torch.float16)
+        model = LlavaForConditionalGeneration(config).to(torch.float16 if args.dtype == "fp16" else torch.bfloat16)
     model.save_pretrained(out, safe_serialization=True, max_shard_size="5GB")
 
     for name in ("tokenizer.json", "tokenizer_config.json"):
@@ -79,7 +88,7 @@ def main():
         "processor_class": "LlavaProcessor", "vision_feature_select_strategy": "default"}, indent=2))
     (out / "generation_config.json").write_text(json.dumps({"bos_token_id": 1, "eos_token_id": 2}, indent=2))
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"wrote {out}: {n_params / 1e9:.2f} B parameters, {2 * n_params / 1e9:.1f} GB fp16")
+    print(f"wrote {out}: {n_params / 1e9:.2f} B parameters, {2 * n_params / 1e9:.1f} GB {args.dtype}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@
 namespace mmrt::sdk::blocks {
 
 struct Linear {
-  TensorView weight;  // [out, in]
+  TensorView weight;  // [out, in], from Weights::matmul_weight (maybe 16-bit; linear widens it)
   TensorView bias;    // [out], or empty
 };
 
@@ -23,7 +23,7 @@ struct LayerNorm {
 // `<module>.weight` [out, in] and, when `bias`, `<module>.bias` [out].
 inline Linear load_linear(Weights& w, const std::string& module, int64_t out, int64_t in, bool bias) {
   Linear l;
-  l.weight = w.get(module + ".weight", {out, in});
+  l.weight = w.matmul_weight(module + ".weight", {out, in});
   if (bias) l.bias = w.get(module + ".bias", {out});
   return l;
 }

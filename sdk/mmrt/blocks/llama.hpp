@@ -104,7 +104,7 @@ class LlamaModel {
     const int64_t q_dim = config.num_attention_heads * config.head_dim;
     const int64_t kv_dim = config.num_key_value_heads * config.head_dim;
     const bool qkv_bias = config.attention_bias || config.qkv_bias;
-    embed_tokens_ = w.get(prefix + "embed_tokens.weight", {V, D});
+    embed_tokens_ = w.matmul_weight(prefix + "embed_tokens.weight", {V, D});
     for (int64_t il = 0; il < config.num_hidden_layers; ++il) {
       const std::string l = layer_name(prefix + "layers.{i}.", il);
       DecoderLayer layer;
@@ -124,7 +124,7 @@ class LlamaModel {
       lm_head_ = embed_tokens_;
       w.ignore(lm_head);  // some tied checkpoints still save the copy
     } else {
-      lm_head_ = w.get(lm_head, {V, D});
+      lm_head_ = w.matmul_weight(lm_head, {V, D});
     }
     w.ignore(prefix + "layers.*.self_attn.rotary_emb.inv_freq");  // a buffer older checkpoints saved
   }
@@ -218,7 +218,7 @@ class LlamaModel {
  private:
   LlamaConfig config_;
   DeviceTable inv_freq_;     // f32 [rope_dim / 2]
-  TensorView embed_tokens_;  // [V, D]
+  TensorView embed_tokens_;  // [V, D], as stored (matmul_weight)
   std::vector<DecoderLayer> layers_;
   TensorView norm_;     // [D]
   TensorView lm_head_;  // [V, D]

@@ -3,6 +3,7 @@
 // out-of-bounds write.
 #include <doctest/doctest.h>
 
+#include <utility>
 #include <vector>
 
 #include "core/backend/kernels_dispatch.hpp"
@@ -34,6 +35,40 @@ TEST_CASE("linear through the table computes x·wᵀ + b") {
   CHECK(out[1] == 4.0f);
   CHECK(out[2] == 4.5f);
   CHECK(out[3] == 10.0f);
+}
+
+TEST_CASE("linear and embedding take bf16 and f16 weights with f32 activations, and count the bytes read") {
+  Tensor x(kCpu, kF32, {1, 3}), y(kCpu, kF32, {1, 2}), ids(kCpu, kI32, {2}), rows(kCpu, kF32, {2, 3});
+  const float xv[] = {1, 2, 3};
+  std::copy(xv, xv + 3, x.data_as<float>());
+  ids.data_as<int32_t>()[0] = 1;
+  ids.data_as<int32_t>()[1] = 0;
+  // 1, 0, 0 / 0, 1, 1 in bf16 (0x3F80 = 1.0) and f16 (0x3C00 = 1.0).
+  for (auto [dtype, one] : {std::pair{kBF16, uint16_t{0x3F80}}, std::pair{kF16, uint16_t{0x3C00}}}) {
+    Tensor w(kCpu, dtype, {2, 3});
+    const uint16_t wv[] = {one, 0, 0, 0, one, one};
+    std::copy(wv, wv + 6, w.data_as<uint16_t>());
+    const uint64_t before = cpu_weight_bytes_read();
+    REQUIRE(code_of(cpu_kernels()->linear(x.get(), w.get(), nullptr, y.get(), nullptr)) == MMRT_STATUS_OK);
+    CHECK(y.data_as<float>()[0] == 1.0f);
+    CHECK(y.data_as<float>()[1] == 5.0f);
+    REQUIRE(code_of(cpu_kernels()->embedding(w.get(), ids.get(), rows.get(), nullptr)) == MMRT_STATUS_OK);
+    CHECK(std::vector<float>(rows.data_as<float>(), rows.data_as<float>() + 6) ==
+          std::vector<float>{0, 1, 1, 1, 0, 0});
+    CHECK(cpu_weight_bytes_read() - before == 6 * 2 + 2 * 3 * 2);  // all of w, then two rows of it
+  }
+}
+
+TEST_CASE("a weight of another dtype or misaligned for its elements is INVALID_ARGUMENT") {
+  Tensor x(kCpu, kF32, {1, 2}), y(kCpu, kF32, {1, 1}), w_i32(kCpu, kI32, {1, 2}), w(kCpu, kBF16, {1, 3});
+  CHECK(code_of(cpu_kernels()->linear(x.get(), w_i32.get(), nullptr, y.get(), nullptr)) ==
+        MMRT_STATUS_INVALID_ARGUMENT);
+  MmrtTensor odd = w.view();  // [1, 2] starting one byte in
+  int64_t shape[] = {1, 2};
+  odd.shape = shape;
+  odd.byte_offset = 1;
+  CHECK(code_of(cpu_kernels()->linear(x.get(), &odd, nullptr, y.get(), nullptr)) ==
+        MMRT_STATUS_INVALID_ARGUMENT);
 }
 
 TEST_CASE("mismatched shapes and dtypes are INVALID_ARGUMENT") {
