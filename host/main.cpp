@@ -10,11 +10,12 @@
 
 #include "host/cli_args.hpp"
 #include "host/commands.hpp"
+#include "host/server/build_info.hpp"
 
 namespace {
 
 const char* kUsage =
-    "usage: mmrt <command> [options]   (mmrt <command> --help for its options)\n"
+    "usage: mmrt <command> [options]   (mmrt <command> --help for its options; mmrt --version)\n"
     "commands:\n"
     "  generate     run one prompt (with images) and print the answer\n"
     "  serve        OpenAI-compatible HTTP server\n"
@@ -42,6 +43,10 @@ int main(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "help")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
+  }
+  if (!std::strcmp(argv[1], "--version") || !std::strcmp(argv[1], "version")) {
+    std::puts(mmrt::server::build_info_line().c_str());
+    return 0;
   }
   const std::string command = argv[1];
   const std::vector<std::string> rest(argv + 2, argv + argc);

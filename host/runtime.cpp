@@ -20,6 +20,7 @@ std::vector<OptionSpec> model_options() {
   auto out = plugin_options();
   out.push_back({"model", true, false, "Hugging Face model folder (config.json, safetensors, tokenizer)"});
   out.push_back({"device", true, false, "cpu|cuda (default cpu)"});
+  out.push_back({"chat-template", true, false, "Jinja file used instead of the checkpoint's chat template"});
   return out;
 }
 
@@ -48,6 +49,7 @@ LoadedModel load_model(const Args& args) {
   engine::ModelLoadOptions options;
   options.dir = dir;
   options.device = args.get("device", "cpu");
+  options.chat_template = args.get("chat-template");
   if (tty) {
     // One self-overwriting line, redrawn at most once per percent.
     options.progress = [&dir, last = -1](uint64_t read, uint64_t total) mutable {

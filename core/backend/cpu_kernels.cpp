@@ -34,7 +34,8 @@ cpu::WeightType weight_type(const MmrtTensor* w, const char* what) {
                                                   : cpu::WeightType::f32;
   if (reinterpret_cast<uintptr_t>(data_of<const char>(w)) % dtype_size(w->dtype) != 0) {
     throw StatusError(MMRT_STATUS_INVALID_ARGUMENT, std::string(what) + ": data is not aligned to its " +
-                                                        std::to_string(dtype_size(w->dtype)) + "-byte elements");
+                                                        std::to_string(dtype_size(w->dtype)) +
+                                                        "-byte elements");
   }
   return type;
 }
@@ -59,8 +60,8 @@ MmrtStatus* linear(const MmrtTensor* x, const MmrtTensor* w, const MmrtTensor* b
                    const MmrtStream*) {
   return status_boundary("linear", [&] {
     const int64_t n = w->shape[0], k = w->shape[1];
-    cpu::linear(data_of(x), data_of<const void>(w), weight_type(w, "w"), data_of(bias), data_of(y), rows_of(x), n,
-                k);
+    cpu::linear(data_of(x), data_of<const void>(w), weight_type(w, "w"), data_of(bias), data_of(y),
+                rows_of(x), n, k);
     weight_bytes_read.fetch_add(uint64_t(n * k) * dtype_size(w->dtype), std::memory_order_relaxed);
   });
 }
@@ -70,7 +71,8 @@ MmrtStatus* embedding(const MmrtTensor* table, const MmrtTensor* ids, MmrtTensor
     const int64_t n = numel(*ids);
     cpu::embedding(data_of<const void>(table), weight_type(table, "table"), table->shape[0], table->shape[1],
                    data_of<int32_t>(ids), n, data_of(out));
-    weight_bytes_read.fetch_add(uint64_t(n * table->shape[1]) * dtype_size(table->dtype), std::memory_order_relaxed);
+    weight_bytes_read.fetch_add(uint64_t(n * table->shape[1]) * dtype_size(table->dtype),
+                                std::memory_order_relaxed);
   });
 }
 

@@ -278,10 +278,31 @@ std::unique_ptr<Model> Model::load(const ModelLoadOptions& options, plugin::Plug
   }
   m->architecture_ = m->files_->architectures.front();
   m->tokenizer_ = std::make_unique<text::Tokenizer>(text::Tokenizer::from_dir(options.dir));
+  // A template that does not compile, or fails on the simplest conversation, fails here rather than on
+  // every request; a checkpoint without one is fine (no chat).
   try {
-    m->chat_template_ = std::make_unique<text::ChatTemplate>(text::ChatTemplate::from_dir(options.dir));
-  } catch (const text::ChatTemplateError& e) {
+    m->chat_template_ = std::make_unique<text::ChatTemplate>(
+        options.chat_template.empty() ? text::ChatTemplate::from_dir(options.dir)
+                                      : text::ChatTemplate::from_file(options.chat_template));
+    boost::json::object extra;
+    for (const char* name : {"bos_token", "eos_token", "unk_token", "pad_token"}) {
+      const std::string& value = m->tokenizer_->special_token_string(name);
+      if (!value.empty()) extra[name] = value;
+    }
+    // Templates take content as a string or as a list of parts; either shape rendering is enough.
+    const boost::json::array as_parts{boost::json::object{
+        {"role", "user"},
+        {"content", boost::json::array{boost::json::object{{"type", "text"}, {"text", "Hello"}}}}}};
+    const boost::json::array as_string{boost::json::object{{"role", "user"}, {"content", "Hello"}}};
+    try {
+      m->chat_template_->render(as_parts, true, extra);
+    } catch (const text::ChatTemplateError&) {
+      m->chat_template_->render(as_string, true, extra);
+    }
+  } catch (const text::ChatTemplateNotFound& e) {
     spdlog::debug("no chat template: {}", e.what());
+  } catch (const text::ChatTemplateError& e) {
+    throw std::runtime_error(std::string("model ") + options.dir.string() + ": " + e.what());
   }
   m->eos_ids_ = m->files_->eos_token_ids;
 
@@ -405,6 +426,20 @@ std::unique_ptr<Model> Model::load(const ModelLoadOptions& options, plugin::Plug
     // An empty fingerprint would alias every setting in the caches' keys.
     if (!fp || !*fp) throw std::runtime_error(m->plugin_label_ + " processor reported no fingerprint");
     m->fingerprint_ = fp;
+  }
+  // Processor settings the processor cannot work with (a negative size, an empty crop) fail here, naming
+  // the file, rather than on every request with an image.
+  if (m->has_vision()) {
+    image::Image probe;
+    probe.width = probe.height = 32;
+    probe.rgb.assign(size_t(32 * 32 * 3), 128);
+    try {
+      m->process_image(probe);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(
+          "model " + options.dir.string() +
+          ": preprocessor_config.json: the image processor fails on a 32x32 image: " + e.what());
+    }
   }
   spdlog::info(
       "model {}: {} layers, {} KV heads x {}, vocab {}, weights on {}: {:.1f} MB converted to {}, "

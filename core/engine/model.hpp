@@ -71,6 +71,7 @@ struct PaddedPrompt {
 struct ModelLoadOptions {
   std::filesystem::path dir;
   std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"; CUDA computes in MMRT_CUDA_DTYPE (default bf16)
+  std::filesystem::path chat_template;  // a Jinja file used instead of the checkpoint's template; empty: none
   // Called as checkpoint tensors load (bytes read so far, bytes in all), e.g. for a progress line.
   std::function<void(uint64_t, uint64_t)> progress;
 };

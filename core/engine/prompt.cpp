@@ -31,6 +31,13 @@ boost::json::array single_turn_messages(const std::string& text, size_t n_images
 }
 
 PreparedPrompt prepare_prompt(const Model& model, std::string text, const std::vector<image::Image>& images) {
+  std::vector<std::shared_ptr<const ProcessedItem>> items;
+  for (const auto& img : images) items.push_back(std::make_shared<ProcessedItem>(model.process_image(img)));
+  return prepare_processed_prompt(model, std::move(text), std::move(items));
+}
+
+PreparedPrompt prepare_processed_prompt(const Model& model, std::string text,
+                                        std::vector<std::shared_ptr<const ProcessedItem>> items) {
   PreparedPrompt out;
   // A rendered template that already starts with the BOS text must not get a second BOS, which is what
   // Transformers' processors do when add_special_tokens meets such a prompt.
@@ -38,12 +45,9 @@ PreparedPrompt prepare_prompt(const Model& model, std::string text, const std::v
   const bool add_special = bos.empty() || text.compare(0, bos.size(), bos) != 0;
   std::vector<int32_t> ids = model.tokenizer().encode(text, add_special);
   std::vector<const ProcessedItem*> raw;
-  for (const auto& img : images) {
-    auto item = std::make_shared<ProcessedItem>(model.process_image(img));
-    raw.push_back(item.get());
-    out.items.push_back(std::move(item));
-  }
+  for (const auto& item : items) raw.push_back(item.get());
   out.prompt = model.pad(ids, raw);
+  out.items = std::move(items);
   out.text = std::move(text);
   return out;
 }

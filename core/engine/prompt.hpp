@@ -28,5 +28,9 @@ std::string render_chat(const Model& model, const boost::json::array& messages);
 boost::json::array single_turn_messages(const std::string& text, size_t n_images);
 
 PreparedPrompt prepare_prompt(const Model& model, std::string text, const std::vector<image::Image>& images);
+// The same for images already through Model::process_image (the server processes them one at a time, so
+// it can stop between them).
+PreparedPrompt prepare_processed_prompt(const Model& model, std::string text,
+                                        std::vector<std::shared_ptr<const ProcessedItem>> items);
 
 }  // namespace mmrt::engine

@@ -13,6 +13,16 @@ void SamplingParams::validate(int64_t vocab_size) const {
   }
   if (!(top_p > 0.0f && top_p <= 1.0f)) throw std::invalid_argument("top_p must be in (0, 1]");
   if (top_k < 0) throw std::invalid_argument("top_k must be >= 0");
+  if (!(min_p >= 0.0f && min_p <= 1.0f)) throw std::invalid_argument("min_p must be in [0, 1]");
+  if (!(repetition_penalty > 0.0f) || !std::isfinite(repetition_penalty)) {
+    throw std::invalid_argument("repetition_penalty must be a finite number > 0");
+  }
+  if (!(frequency_penalty >= -2.0f && frequency_penalty <= 2.0f)) {
+    throw std::invalid_argument("frequency_penalty must be in [-2, 2]");
+  }
+  if (!(presence_penalty >= -2.0f && presence_penalty <= 2.0f)) {
+    throw std::invalid_argument("presence_penalty must be in [-2, 2]");
+  }
   if (max_tokens < 1) throw std::invalid_argument("max_tokens must be >= 1");
   if (top_logprobs < 0 || top_logprobs > 20 || top_logprobs > vocab_size) {
     throw std::invalid_argument("top_logprobs must be between 0 and 20");
@@ -26,7 +36,47 @@ void SamplingParams::validate(int64_t vocab_size) const {
 Sampler::Sampler(const SamplingParams& params)
     : params_(params), rng_(params.seed ? *params.seed : std::random_device{}()) {}
 
-Sample Sampler::sample(const float* logits, int64_t vocab) {
+const float* Sampler::penalize(const float* logits, int64_t vocab, std::span<const int32_t> prompt,
+                               std::span<const int32_t> generated) {
+  const bool repetition = params_.repetition_penalty != 1.0f;
+  const bool additive = params_.frequency_penalty != 0.0f || params_.presence_penalty != 0.0f;
+  if (!repetition && !additive) return logits;
+  adjusted_.assign(logits, logits + vocab);
+  counts_.resize(size_t(vocab), 0);
+  auto in_vocab = [vocab](int32_t id) { return id >= 0 && id < vocab; };
+  if (repetition) {
+    // counts_ marks each token once, so a token seen many times is penalized once.
+    for (auto ids : {prompt, generated}) {
+      for (int32_t id : ids) {
+        if (!in_vocab(id) || counts_[size_t(id)]) continue;
+        counts_[size_t(id)] = 1;
+        float& l = adjusted_[size_t(id)];
+        l = l > 0 ? l / params_.repetition_penalty : l * params_.repetition_penalty;
+      }
+    }
+    for (auto ids : {prompt, generated}) {
+      for (int32_t id : ids) {
+        if (in_vocab(id)) counts_[size_t(id)] = 0;
+      }
+    }
+  }
+  if (additive) {
+    for (int32_t id : generated) {
+      if (in_vocab(id)) ++counts_[size_t(id)];
+    }
+    for (int32_t id : generated) {
+      if (!in_vocab(id) || !counts_[size_t(id)]) continue;
+      adjusted_[size_t(id)] -=
+          params_.frequency_penalty * float(counts_[size_t(id)]) + params_.presence_penalty;
+      counts_[size_t(id)] = 0;
+    }
+  }
+  return adjusted_.data();
+}
+
+Sample Sampler::sample(const float* raw_logits, int64_t vocab, std::span<const int32_t> prompt,
+                       std::span<const int32_t> generated) {
+  const float* logits = raw_logits;
   logprobs_.resize(size_t(vocab));
   double max_logit = -INFINITY;
   for (int64_t i = 0; i < vocab; ++i) {
@@ -39,6 +89,7 @@ Sample Sampler::sample(const float* logits, int64_t vocab) {
   for (int64_t i = 0; i < vocab; ++i) sum += std::exp(double(logits[i]) - max_logit);
   const double log_z = max_logit + std::log(sum);
   for (int64_t i = 0; i < vocab; ++i) logprobs_[size_t(i)] = float(double(logits[i]) - log_z);
+  logits = penalize(raw_logits, vocab, prompt, generated);
 
   int32_t chosen = 0;
   if (params_.temperature == 0.0f) {
@@ -70,6 +121,13 @@ Sample Sampler::sample(const float* logits, int64_t vocab) {
           break;
         }
       }
+      keep = cut;
+      weights.resize(size_t(keep));
+    }
+    if (params_.min_p > 0.0f) {
+      // weights are probabilities relative to the most likely candidate, in descending order.
+      int64_t cut = 1;
+      while (cut < keep && weights[size_t(cut)] >= params_.min_p) ++cut;
       keep = cut;
       weights.resize(size_t(keep));
     }

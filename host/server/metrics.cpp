@@ -38,8 +38,49 @@ void Histogram::render(std::string& out, const std::string& name, const std::str
   out += name + "_count " + std::to_string(count_) + "\n";
 }
 
-ServerMetrics::ServerMetrics()
-    : ttft_({0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}),
+namespace {
+
+// A Prometheus label value: backslash, double quote and newline escaped.
+std::string label_value(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    out += c == '\n' ? std::string("\\n") : std::string(1, c);
+  }
+  return out;
+}
+
+// Adds `label` to every sample line of `text`: "name 1" -> "name{label} 1", "name{a="b"} 1" ->
+// "name{label,a="b"} 1".
+std::string with_label(const std::string& text, const std::string& label) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 4);
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string_view line(text.data() + start, end - start);
+    if (line.empty() || line.front() == '#') {
+      out += line;
+    } else {
+      const size_t brace = line.find('{'), space = line.find(' ');
+      if (brace != std::string_view::npos && brace < space) {
+        out.append(line.substr(0, brace + 1)).append(label).append(",").append(line.substr(brace + 1));
+      } else {
+        out.append(line.substr(0, space)).append("{").append(label).append("}").append(line.substr(space));
+      }
+    }
+    out += '\n';
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+ServerMetrics::ServerMetrics(std::string model_name)
+    : model_label_("model_name=\"" + label_value(model_name) + "\""),
+      ttft_({0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}),
       tpot_({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}),
       e2e_({0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}) {}
 
@@ -64,9 +105,44 @@ void ServerMetrics::set_in_flight(int64_t n) {
   in_flight_ = n;
 }
 
-std::string ServerMetrics::render(const engine::EngineStats& s) const {
+void ServerMetrics::count_refusal(const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  ++refusals_[reason];
+}
+
+void ServerMetrics::count_accept_backoff() {
+  std::lock_guard lock(mutex_);
+  ++accept_backoffs_;
+}
+
+void ServerMetrics::count_cancelled_preparation() {
+  std::lock_guard lock(mutex_);
+  ++cancelled_preparations_;
+}
+
+std::string ServerMetrics::render(const engine::EngineStats& s, const ServerGauges& g) const {
   std::lock_guard lock(mutex_);
   std::string out;
+  add_metric(out, "gauge", "mmrt_http_connections_open", "Open client connections.",
+             double(g.connections_open));
+  add_metric(out, "counter", "mmrt_http_accept_backoffs_total",
+             "Times accepting paused because the process ran out of file descriptors.",
+             double(accept_backoffs_));
+  add_metric(out, "gauge", "mmrt_http_buffered_bytes", "Bytes held in request bodies and unsent responses.",
+             double(g.buffered_bytes));
+  add_metric(out, "gauge", "mmrt_http_buffered_bytes_limit", "The limit on mmrt_http_buffered_bytes.",
+             double(g.buffered_bytes_limit));
+  add_metric(out, "gauge", "mmrt_preparations_queued", "Requests waiting for a preparation worker.",
+             double(g.preparations_queued));
+  add_metric(out, "counter", "mmrt_preparations_cancelled_total",
+             "Preparations stopped early (client gone, timeout, shutdown).", double(cancelled_preparations_));
+  out += "# HELP mmrt_http_refused_total Requests refused because a server limit was reached.\n";
+  out += "# TYPE mmrt_http_refused_total counter\n";
+  for (const char* reason : {"connections", "memory", "preparation_queue"}) {
+    const auto it = refusals_.find(reason);
+    out += std::string("mmrt_http_refused_total{reason=\"") + reason + "\"} " +
+           std::to_string(it == refusals_.end() ? 0 : it->second) + "\n";
+  }
   add_metric(out, "gauge", "mmrt_requests_in_flight",
              "HTTP generation requests being prepared, queued or run.", double(in_flight_));
   add_metric(out, "gauge", "mmrt_num_requests_waiting", "Requests queued in the engine.", double(s.waiting));
@@ -113,7 +189,7 @@ std::string ServerMetrics::render(const engine::EngineStats& s) const {
     out += "mmrt_http_requests_total{endpoint=\"" + key.first + "\",status=\"" + std::to_string(key.second) +
            "\"} " + std::to_string(n) + "\n";
   }
-  return out;
+  return with_label(out, model_label_);
 }
 
 }  // namespace mmrt::server

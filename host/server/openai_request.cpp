@@ -1,7 +1,10 @@
 #include "host/server/openai_request.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
+#include <initializer_list>
+#include <utility>
 
 #include "host/server/api_error.hpp"
 
@@ -10,16 +13,6 @@ namespace mmrt::server {
 namespace json = boost::json;
 
 namespace {
-
-json::object parse_object(std::string_view body) {
-  json::parse_options options;
-  options.max_depth = 64;
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec, {}, options);
-  if (ec) throw ApiError(400, "request body is not valid JSON: " + ec.message());
-  if (!v.is_object()) throw ApiError(400, "request body must be a JSON object");
-  return std::move(v.as_object());
-}
 
 const json::value* field(const json::object& o, std::string_view name) {
   const json::value* v = o.if_contains(name);
@@ -56,8 +49,48 @@ std::string string_field(const json::value& v, const std::string& name) {
   return std::string(v.as_string());
 }
 
+// Fields that change nothing about the answer and are accepted so that clients sending them work.
+constexpr std::string_view kIgnoredFields[] = {"user", "metadata", "store", "service_tier"};
+constexpr std::string_view kCommonFields[] = {"model",
+                                              "temperature",
+                                              "top_p",
+                                              "top_k",
+                                              "seed",
+                                              "max_tokens",
+                                              "max_completion_tokens",
+                                              "n",
+                                              "stop",
+                                              "ignore_eos",
+                                              "stream",
+                                              "stream_options",
+                                              "frequency_penalty",
+                                              "presence_penalty",
+                                              "repetition_penalty",
+                                              "min_p",
+                                              "response_format",
+                                              "logit_bias",
+                                              "tools",
+                                              "functions",
+                                              "logprobs"};
+
+// An unknown field would otherwise be ignored silently, and the client would get an answer to a request it
+// did not send; a 400 names it instead.
+void refuse_unknown_fields(const json::object& body,
+                           std::initializer_list<std::string_view> endpoint_fields) {
+  for (const auto& [key, value] : body) {
+    const auto known = [&](std::string_view name) { return name == key; };
+    if (std::any_of(std::begin(kCommonFields), std::end(kCommonFields), known) ||
+        std::any_of(std::begin(kIgnoredFields), std::end(kIgnoredFields), known) ||
+        std::any_of(endpoint_fields.begin(), endpoint_fields.end(), known)) {
+      continue;
+    }
+    const std::string name(key.substr(0, 64));
+    throw ApiError(400, "'" + name + "' is not a supported request field", name, "unsupported_field");
+  }
+}
+
 // Fields shared by both endpoints: model, sampling, stop, stream, and refusals of what is not supported.
-void parse_common(const json::object& body, GenerationRequest& out) {
+void parse_common(const json::object& body, GenerationRequest& out, const RequestLimits& limits) {
   const json::value* model = field(body, "model");
   if (!model) throw ApiError(400, "'model' is required", "model");
   out.model = string_field(*model, "model");
@@ -67,6 +100,7 @@ void parse_common(const json::object& body, GenerationRequest& out) {
     const double t = number_field(*v, "temperature");
     if (!(t >= 0 && t <= 2)) throw ApiError(400, "'temperature' must be between 0 and 2", "temperature");
     p.temperature = float(t);
+    out.temperature_given = true;
   } else {
     p.temperature = 1.0f;  // OpenAI's default
   }
@@ -74,12 +108,14 @@ void parse_common(const json::object& body, GenerationRequest& out) {
     const double t = number_field(*v, "top_p");
     if (!(t > 0 && t <= 1)) throw ApiError(400, "'top_p' must be in (0, 1]", "top_p");
     p.top_p = float(t);
+    out.top_p_given = true;
   }
   if (auto* v = field(body, "top_k")) {
     const int64_t k = int_field(*v, "top_k");
     if (k < -1 || k > INT32_MAX)
       throw ApiError(400, "'top_k' must be -1 (off), 0 (off) or positive", "top_k");
     p.top_k = k < 0 ? 0 : int32_t(k);
+    out.top_k_given = true;
   }
   if (auto* v = field(body, "seed")) p.seed = uint64_t(int_field(*v, "seed"));
   for (const char* name : {"max_completion_tokens", "max_tokens"}) {
@@ -91,8 +127,12 @@ void parse_common(const json::object& body, GenerationRequest& out) {
       break;
     }
   }
-  if (auto* v = field(body, "n"); v && int_field(*v, "n") != 1) {
-    throw ApiError(400, "only n = 1 is supported", "n");
+  if (auto* v = field(body, "n")) {
+    const int64_t n = int_field(*v, "n");
+    if (n < 1 || n > limits.max_n) {
+      throw ApiError(400, "'n' must be between 1 and " + std::to_string(limits.max_n), "n");
+    }
+    out.n = int32_t(n);
   }
   if (auto* v = field(body, "stop")) {
     if (v->is_string()) {
@@ -117,10 +157,27 @@ void parse_common(const json::object& body, GenerationRequest& out) {
       out.include_usage = bool_field(*u, "stream_options.include_usage");
     }
   }
-  for (const char* name : {"frequency_penalty", "presence_penalty"}) {
-    if (auto* v = field(body, name); v && number_field(*v, name) != 0) {
-      throw ApiError(400, std::string("'") + name + "' is not supported", name);
+  for (auto [name, slot] : {std::pair{"frequency_penalty", &p.frequency_penalty},
+                            std::pair{"presence_penalty", &p.presence_penalty}}) {
+    if (auto* v = field(body, name)) {
+      const double x = number_field(*v, name);
+      if (!(x >= -2 && x <= 2))
+        throw ApiError(400, std::string("'") + name + "' must be between -2 and 2", name);
+      *slot = float(x);
     }
+  }
+  if (auto* v = field(body, "repetition_penalty")) {
+    const double x = number_field(*v, "repetition_penalty");
+    if (!(x > 0 && x <= 10)) {
+      throw ApiError(400, "'repetition_penalty' must be in (0, 10]", "repetition_penalty");
+    }
+    p.repetition_penalty = float(x);
+    out.repetition_penalty_given = true;
+  }
+  if (auto* v = field(body, "min_p")) {
+    const double x = number_field(*v, "min_p");
+    if (!(x >= 0 && x <= 1)) throw ApiError(400, "'min_p' must be between 0 and 1", "min_p");
+    p.min_p = float(x);
   }
   if (auto* v = field(body, "response_format")) {
     const json::value* type = v->is_object() ? field(v->as_object(), "type") : nullptr;
@@ -146,6 +203,12 @@ json::value convert_content(const json::value& content, const std::string& param
   const json::array& in = content.as_array();
   for (size_t i = 0; i < in.size(); ++i) {
     const std::string part_param = param + "[" + std::to_string(i) + "]";
+    if (++out.n_content_parts > limits.max_content_parts) {
+      throw ApiError(400,
+                     "too many content parts: at most " + std::to_string(limits.max_content_parts) +
+                         " messages and parts per request",
+                     part_param, "too_many_content_parts");
+    }
     if (!in[i].is_object()) throw ApiError(400, type_error(part_param, "an object"), part_param);
     const json::object& part = in[i].as_object();
     const json::value* type = field(part, "type");
@@ -184,19 +247,29 @@ json::value convert_content(const json::value& content, const std::string& param
 
 }  // namespace
 
-GenerationRequest parse_chat_request(std::string_view body_text, const RequestLimits& limits) {
-  const json::object body = parse_object(body_text);
-  GenerationRequest out;
-  out.endpoint = Endpoint::chat_completions;
-  parse_common(body, out);
+json::object parse_object(std::string_view body) {
+  json::parse_options options;
+  options.max_depth = 64;
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec, {}, options);
+  if (ec) throw ApiError(400, "request body is not valid JSON: " + ec.message());
+  if (!v.is_object()) throw ApiError(400, "request body must be a JSON object");
+  return std::move(v.as_object());
+}
 
-  const json::value* messages = field(body, "messages");
+void convert_messages(const json::value* messages, GenerationRequest& out, const RequestLimits& limits) {
   if (!messages) throw ApiError(400, "'messages' is required", "messages");
   if (!messages->is_array()) throw ApiError(400, type_error("messages", "a list"), "messages");
   if (messages->as_array().empty()) throw ApiError(400, "'messages' must not be empty", "messages");
   const json::array& in = messages->as_array();
   for (size_t i = 0; i < in.size(); ++i) {
     const std::string param = "messages[" + std::to_string(i) + "]";
+    if (++out.n_content_parts > limits.max_content_parts) {
+      throw ApiError(400,
+                     "too many messages: at most " + std::to_string(limits.max_content_parts) +
+                         " messages and parts per request",
+                     param, "too_many_content_parts");
+    }
     if (!in[i].is_object()) throw ApiError(400, type_error(param, "an object"), param);
     const json::object& message = in[i].as_object();
     const json::value* role = field(message, "role");
@@ -207,6 +280,15 @@ GenerationRequest parse_chat_request(std::string_view body_text, const RequestLi
     converted["content"] = convert_content(*content, param + ".content", out, limits);
     out.messages.push_back(std::move(converted));
   }
+}
+
+GenerationRequest parse_chat_request(std::string_view body_text, const RequestLimits& limits) {
+  const json::object body = parse_object(body_text);
+  refuse_unknown_fields(body, {"messages", "top_logprobs"});
+  GenerationRequest out;
+  out.endpoint = Endpoint::chat_completions;
+  parse_common(body, out, limits);
+  convert_messages(field(body, "messages"), out, limits);
 
   if (auto* v = field(body, "logprobs")) out.logprobs = bool_field(*v, "logprobs");
   if (auto* v = field(body, "top_logprobs")) {
@@ -220,9 +302,10 @@ GenerationRequest parse_chat_request(std::string_view body_text, const RequestLi
 
 GenerationRequest parse_completion_request(std::string_view body_text, const RequestLimits& limits) {
   const json::object body = parse_object(body_text);
+  refuse_unknown_fields(body, {"prompt", "images", "echo", "best_of", "suffix"});
   GenerationRequest out;
   out.endpoint = Endpoint::completions;
-  parse_common(body, out);
+  parse_common(body, out, limits);
 
   const json::value* prompt = field(body, "prompt");
   if (!prompt) throw ApiError(400, "'prompt' is required", "prompt");
@@ -249,6 +332,9 @@ GenerationRequest parse_completion_request(std::string_view body_text, const Req
   }
   if (auto* v = field(body, "echo"); v && bool_field(*v, "echo")) {
     throw ApiError(400, "'echo' is not supported", "echo");
+  }
+  if (auto* v = field(body, "suffix"); v && !(v->is_string() && v->as_string().empty())) {
+    throw ApiError(400, "'suffix' is not supported", "suffix", "unsupported_field");
   }
   if (auto* v = field(body, "best_of"); v && int_field(*v, "best_of") != 1) {
     throw ApiError(400, "only best_of = 1 is supported", "best_of");

@@ -94,26 +94,32 @@ json::object usage_json(int64_t prompt_tokens, int64_t completion_tokens, int64_
           {"prompt_tokens_details", {{"cached_tokens", cached_tokens}}}};
 }
 
-json::object completion_body(const ResponseHead& head, const std::string& text,
-                             const std::string& finish_reason, json::value logprobs, json::object usage) {
-  json::object choice{{"index", 0}, {"logprobs", std::move(logprobs)}, {"finish_reason", finish_reason}};
+json::object completion_body(const ResponseHead& head, std::vector<ChoiceResult> results,
+                             json::object usage) {
   const bool chat = head.endpoint == Endpoint::chat_completions;
-  if (chat) {
-    choice["message"] = {{"role", "assistant"}, {"content", text}};
-  } else {
-    choice["text"] = text;
+  json::array choices;
+  for (size_t i = 0; i < results.size(); ++i) {
+    ChoiceResult& r = results[i];
+    json::object choice{
+        {"index", i}, {"logprobs", std::move(r.logprobs)}, {"finish_reason", r.finish_reason}};
+    if (chat) {
+      choice["message"] = {{"role", "assistant"}, {"content", std::move(r.text)}};
+    } else {
+      choice["text"] = std::move(r.text);
+    }
+    choices.push_back(std::move(choice));
   }
   return {{"id", head.id},
           {"object", chat ? "chat.completion" : "text_completion"},
           {"created", head.created},
           {"model", head.model},
-          {"choices", json::array{std::move(choice)}},
+          {"choices", std::move(choices)},
           {"usage", std::move(usage)}};
 }
 
-json::object stream_chunk(const ResponseHead& head, const std::string& text, bool with_role,
+json::object stream_chunk(const ResponseHead& head, int64_t index, const std::string& text, bool with_role,
                           json::value logprobs, const std::string& finish_reason, bool with_usage_null) {
-  json::object choice{{"index", 0}, {"logprobs", std::move(logprobs)}};
+  json::object choice{{"index", index}, {"logprobs", std::move(logprobs)}};
   choice["finish_reason"] = finish_reason.empty() ? json::value(nullptr) : json::value(finish_reason);
   const bool chat = head.endpoint == Endpoint::chat_completions;
   if (chat) {

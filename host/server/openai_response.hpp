@@ -66,16 +66,23 @@ struct ResponseHead {
 
 boost::json::object usage_json(int64_t prompt_tokens, int64_t completion_tokens, int64_t cached_tokens);
 
-// The non-streamed response. logprobs: null when the request did not ask for them.
-boost::json::object completion_body(const ResponseHead& head, const std::string& text,
-                                    const std::string& finish_reason, boost::json::value logprobs,
+// One finished choice of a non-streamed response (there are `n` of them). logprobs: null when the request
+// did not ask for them.
+struct ChoiceResult {
+  std::string text;
+  std::string finish_reason;
+  boost::json::value logprobs;
+};
+
+boost::json::object completion_body(const ResponseHead& head, std::vector<ChoiceResult> choices,
                                     boost::json::object usage);
 
-// One stream chunk. role: set on the first chat chunk only; finish_reason empty while running.
-// with_usage_null: stream_options.include_usage asks for "usage": null on every chunk but the last.
-boost::json::object stream_chunk(const ResponseHead& head, const std::string& text, bool with_role,
-                                 boost::json::value logprobs, const std::string& finish_reason,
-                                 bool with_usage_null);
+// One stream chunk for choice `index`. role: set on each choice's first chat chunk only; finish_reason
+// empty while running. with_usage_null: stream_options.include_usage asks for "usage": null on every chunk
+// but the last.
+boost::json::object stream_chunk(const ResponseHead& head, int64_t index, const std::string& text,
+                                 bool with_role, boost::json::value logprobs,
+                                 const std::string& finish_reason, bool with_usage_null);
 
 // The last chunk when stream_options.include_usage: no choices, only usage.
 boost::json::object usage_chunk(const ResponseHead& head, boost::json::object usage);

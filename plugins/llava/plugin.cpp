@@ -51,6 +51,10 @@ std::unique_ptr<sdk::Instance> create(const MmrtCreateArgs& args) {
   sdk::require(args.config_json != nullptr && args.preprocessor_config_json != nullptr,
                MMRT_STATUS_INVALID_ARGUMENT, "create needs config_json and preprocessor_config_json");
   const LlavaConfig config = parse_llava_config({args.config_json, args.config_json_len});
+  // A placeholder id outside the vocabulary would load and then fail every request with an image.
+  sdk::require(config.image_token_index < config.text_config.vocab_size, MMRT_STATUS_INVALID_ARGUMENT,
+               sdk::str("config.json: image_token_index: ", config.image_token_index,
+                        " is not a token id of the ", config.text_config.vocab_size, "-token vocabulary"));
   sdk::Weights w(args, checkpoint_layouts());
   auto instance = std::make_unique<LlavaInstance>(config, w, args);
   w.finish();

@@ -161,7 +161,7 @@ class ServerApiTest(unittest.TestCase):
         self.assertEqual(body["error"]["param"], "messages")
         self.assertEqual(body["error"]["type"], "invalid_request_error")
 
-        for kwargs, param in [({"n": 2}, "n"), ({"temperature": 5}, "temperature"), ({"top_p": 0}, "top_p")]:
+        for kwargs, param in [({"n": 9}, "n"), ({"temperature": 5}, "temperature"), ({"top_p": 0}, "top_p")]:
             with self.assertRaises(openai.BadRequestError) as e:
                 self.chat(messages, max_tokens=2, **kwargs)
             self.assertEqual(e.exception.body["param"], param)

@@ -22,7 +22,6 @@ MODEL = "llava_default"
 
 
 def model_dir(name=MODEL):
-    """A model folder under tests/fixtures/llava, or `name` itself when it is an absolute path."""
     return os.path.join(FIXTURES, name)
 
 
@@ -51,11 +50,13 @@ def user_message(text, images=()):
 
 
 class Server:
-    def __init__(self, *extra_args, model=MODEL, env=None):
-        """env: variables added to the server's environment."""
+    def __init__(self, *extra_args, model=MODEL, env=None, preexec_fn=None, model_path=None):
+        """env: variables added to the server's environment; preexec_fn runs in the child before exec (to
+        set resource limits); model_path: a model folder outside the fixtures."""
         self.env = {**os.environ, **env} if env else None
-        self.args = [MMRT_BIN, "serve", "--model", model_dir(model), "--port", "0", "--plugin-dirs", PLUGIN_DIR,
-                     "--log-level", "info", *extra_args]
+        self.preexec_fn = preexec_fn
+        self.args = [MMRT_BIN, "serve", "--model", model_path or model_dir(model), "--port", "0",
+                     "--plugin-dirs", PLUGIN_DIR, "--log-level", "info", *extra_args]
         self.proc = None
         self.stderr_lines = []
         self.url = None
@@ -81,14 +82,14 @@ class Server:
 
     def start(self, timeout=60):
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True, env=self.env)
+                                     stderr=subprocess.PIPE, text=True, env=self.env, preexec_fn=self.preexec_fn)
         deadline = time.time() + timeout
         while time.time() < deadline:
             line = self.proc.stderr.readline()
             if not line:
                 raise RuntimeError("mmrt serve exited before listening:\n" + "".join(self.stderr_lines))
             self.stderr_lines.append(line)
-            m = re.search(r"listening on (http://\S+)", line)
+            m = re.search(r"listening on (https?://\S+)", line)
             if m:
                 self.url = m.group(1)
                 break
@@ -100,6 +101,28 @@ class Server:
     def _drain(self):
         for line in self.proc.stderr:
             self.stderr_lines.append(line)
+
+    @property
+    def address(self):
+        """(host, port) to connect to."""
+        host, port = self.url.split("://", 1)[1].rsplit(":", 1)
+        return host, int(port)
+
+    def stderr_text(self):
+        return "".join(self.stderr_lines)
+
+    def cpu_seconds(self):
+        """User plus system CPU time the server process has used so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_bytes(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise AssertionError("no VmRSS")
 
     def client(self, api_key="unused", **kwargs):
         import openai
@@ -137,6 +160,9 @@ class Server:
             if line.startswith("#") or not line.strip():
                 continue
             name, value = line.rsplit(" ", 1)
+            # Every sample is labelled with the model; the tests address them without it.
+            assert "model_name=" in name, line
+            name = re.sub(r'model_name="[^"]*",?', "", name).replace("{}", "")
             out[name] = float(value)
         return out
 

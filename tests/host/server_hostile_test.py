@@ -157,7 +157,7 @@ class ServerHostileTest(unittest.TestCase):
         """Sends a chat request on a raw socket and returns the socket and the first bytes of the answer."""
         sock = socket.create_connection(self.address, timeout=30)
         raw = json.dumps(body).encode()
-        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      b"Content-Length: " + str(len(raw)).encode() + b"\r\n\r\n" + raw)
         return sock, sock.recv(read_bytes) if read_bytes else b""
 
@@ -198,7 +198,7 @@ class ServerHostileTest(unittest.TestCase):
 
     def test_half_sent_body_then_close(self):
         with socket.create_connection(self.address, timeout=30) as sock:
-            sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{\"mod")
+            sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{\"mod")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ with open(os.path.join(FIXTURES, "goldens.json")) as f:
 class ServerQwen2VLTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = Server(model=os.path.join(FIXTURES, "qwen2_vl_hub")).__enter__()
+        cls.server = Server(model_path=os.path.join(FIXTURES, "qwen2_vl_hub")).__enter__()
         cls.client = cls.server.client()
 
     @classmethod

@@ -1,15 +1,23 @@
-// The server's pure parts: base64, request parsing and conversion, the local-media policy, metrics text.
+// The server's pure parts: base64, request parsing and conversion, the local-media policy, metrics text,
+// the memory budget, the fair preparation queue and the Host/Origin policy.
 #include <doctest/doctest.h>
 
+#include <boost/asio/thread_pool.hpp>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <mutex>
+#include <vector>
 
 #include "host/server/api_error.hpp"
 #include "host/server/base64.hpp"
+#include "host/server/cross_site_policy.hpp"
 #include "host/server/media_source.hpp"
+#include "host/server/memory_budget.hpp"
 #include "host/server/metrics.hpp"
 #include "host/server/openai_request.hpp"
+#include "host/server/preparation_queue.hpp"
 
 using namespace mmrt::server;
 
@@ -90,7 +98,7 @@ TEST_CASE("request errors name the field") {
   };
   CHECK(param_of(R"({"messages": []})") == "model");
   CHECK(param_of(R"({"model": "m"})") == "messages");
-  CHECK(param_of(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 3})") == "n");
+  CHECK(param_of(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 9})") == "n");
   CHECK(param_of(R"({"model": "m", "messages": [{"role": "user", "content": [{"type": "video"}]}]})") ==
         "messages[0].content[0].type");
   const ApiError many = api_error_of([] {
@@ -153,4 +161,133 @@ TEST_CASE("histograms render cumulative Prometheus buckets") {
   CHECK(out.find("x_seconds_bucket{le=\"+Inf\"} 5\n") != std::string::npos);
   CHECK(out.find("x_seconds_sum 17\n") != std::string::npos);
   CHECK(out.find("x_seconds_count 5\n") != std::string::npos);
+}
+
+TEST_CASE("unknown sampling fields are refused by name; penalties and min_p are parsed and range-checked") {
+  auto request_with = [](const char* extra) {
+    return std::string(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], )") + extra + "}";
+  };
+  auto error_of = [&](const char* extra) {
+    return api_error_of([&] { parse_chat_request(request_with(extra), {}); });
+  };
+  CHECK(error_of(R"("mirostat": 2)").param() == "mirostat");
+  CHECK(error_of(R"("mirostat": 2)").code() == "unsupported_field");
+  CHECK(error_of(R"("repetition_penalty": 0)").param() == "repetition_penalty");
+  CHECK(error_of(R"("min_p": 1.5)").param() == "min_p");
+  CHECK(error_of(R"("frequency_penalty": 3)").param() == "frequency_penalty");
+  const GenerationRequest r =
+      parse_chat_request(request_with(R"("repetition_penalty": 1.3, "min_p": 0.05, "frequency_penalty": 0.5,
+                      "presence_penalty": -0.25, "user": "u", "metadata": {})"),
+                         {});
+  CHECK(r.params.repetition_penalty == doctest::Approx(1.3));
+  CHECK(r.params.min_p == doctest::Approx(0.05));
+  CHECK(r.params.frequency_penalty == doctest::Approx(0.5));
+  CHECK(r.params.presence_penalty == doctest::Approx(-0.25));
+  CHECK(r.repetition_penalty_given);
+  CHECK_FALSE(r.temperature_given);
+  const ApiError parts = api_error_of([] {
+    RequestLimits limits;
+    limits.max_content_parts = 3;
+    parse_chat_request(
+        R"({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "a"},
+        {"type": "text", "text": "b"}, {"type": "text", "text": "c"}]}]})",
+        limits);
+  });
+  CHECK(parts.code() == "too_many_content_parts");
+}
+
+TEST_CASE("the memory budget refuses reservations past its limit and releases them when dropped") {
+  MemoryBudget budget(100);
+  MemoryBudget::Reservation a = budget.try_reserve(60);
+  CHECK(a.bytes() == 60);
+  CHECK(budget.try_reserve(50).bytes() == 0);
+  {
+    MemoryBudget::Reservation b = budget.try_reserve(40);
+    CHECK(b.bytes() == 40);
+    CHECK(budget.held() == 100);
+    MemoryBudget::Reservation moved = std::move(b);
+    CHECK(budget.held() == 100);
+  }
+  CHECK(budget.held() == 60);
+  MemoryBudget::Reservation forced = budget.charge(70);  // responses are counted even past the limit
+  CHECK(budget.held() == 130);
+  CHECK(budget.try_reserve(1).bytes() == 0);
+  forced.release();
+  a.release();
+  CHECK(budget.held() == 0);
+}
+
+TEST_CASE("the preparation queue takes turns between clients") {
+  boost::asio::thread_pool pool(1);
+  PreparationQueue queue(pool, 100);
+  std::promise<void> started, gate;
+  std::shared_future<void> opened = gate.get_future().share();
+  std::mutex mutex;
+  std::vector<std::string> order;
+  // The one worker is held by a first job until every other job is queued.
+  REQUIRE(queue.push("a", [&started, opened] {
+    started.set_value();
+    opened.wait();
+  }));
+  started.get_future().wait();
+  auto record = [&](std::string name) {
+    return [&mutex, &order, name] {
+      std::lock_guard lock(mutex);
+      order.push_back(name);
+    };
+  };
+  // Client a queues four requests before b's two: b still gets every other turn.
+  for (int i = 1; i <= 4; ++i) REQUIRE(queue.push("a", record("a" + std::to_string(i))));
+  REQUIRE(queue.push("b", record("b1")));
+  REQUIRE(queue.push("b", record("b2")));
+  CHECK(queue.queued() == 6);
+  gate.set_value();
+  pool.join();
+  CHECK(order == std::vector<std::string>{"a1", "b1", "a2", "b2", "a3", "a4"});
+  CHECK(queue.queued() == 0);
+}
+
+TEST_CASE("the preparation queue refuses jobs past its bound") {
+  boost::asio::thread_pool pool(1);
+  PreparationQueue queue(pool, 1);
+  std::promise<void> started, gate;
+  std::shared_future<void> opened = gate.get_future().share();
+  REQUIRE(queue.push("a", [&started, opened] {
+    started.set_value();
+    opened.wait();
+  }));
+  started.get_future().wait();
+  CHECK(queue.queued() == 0);
+  CHECK(queue.push("a", [] {}));
+  CHECK_FALSE(queue.push("b", [] {}));
+  CHECK(queue.queued() == 1);
+  gate.set_value();
+  pool.join();
+}
+
+TEST_CASE("Host must be an IP address, localhost or allowed; Origin must be our own or allowed") {
+  CrossSitePolicy policy;
+  CHECK(policy.host_allowed("127.0.0.1:8000"));
+  CHECK(policy.host_allowed("[::1]:8000"));
+  CHECK(policy.host_allowed("LOCALHOST"));
+  CHECK(policy.host_allowed("10.0.0.5"));
+  CHECK_FALSE(policy.host_allowed("attacker.example"));
+  CHECK_FALSE(policy.host_allowed("attacker.example:8000"));
+  CHECK_FALSE(policy.host_allowed(""));
+  CHECK_FALSE(policy.host_allowed("[::1"));
+  CHECK_FALSE(policy.host_allowed("localhost:80x"));
+  policy.allowed_hosts = {"api.example.com"};
+  CHECK(policy.host_allowed("API.example.com:443"));
+  CHECK_FALSE(policy.host_allowed("evil.api.example.com"));
+
+  CHECK(policy.origin_allowed("", "127.0.0.1:8000"));
+  CHECK(policy.origin_allowed("http://127.0.0.1:8000", "127.0.0.1:8000"));
+  CHECK_FALSE(policy.origin_allowed("http://127.0.0.1:9000", "127.0.0.1:8000"));
+  CHECK_FALSE(policy.origin_allowed("https://attacker.example", "127.0.0.1:8000"));
+  CHECK_FALSE(policy.origin_allowed("null", "127.0.0.1:8000"));
+  CHECK_FALSE(policy.cors_allowed("http://127.0.0.1:8000"));
+  policy.allowed_origins = {"https://app.example.com"};
+  CHECK(policy.origin_allowed("https://APP.example.com", "127.0.0.1:8000"));
+  CHECK(policy.cors_allowed("https://app.example.com"));
+  CHECK_FALSE(policy.cors_allowed("https://app.example.com.attacker.example"));
 }

@@ -90,9 +90,14 @@ ChatTemplate ChatTemplate::from_dir(const std::filesystem::path& dir) {
       return ChatTemplate(template_from_field(*field, tokenizer_config_path), tokenizer_config_path.string());
     }
   }
-  throw ChatTemplateError("chat template: no chat template in " + dir.string() +
-                          " (looked for chat_template.jinja, chat_template.json and tokenizer_config.json's "
-                          "\"chat_template\")");
+  throw ChatTemplateNotFound(
+      "chat template: no chat template in " + dir.string() +
+      " (looked for chat_template.jinja, chat_template.json and tokenizer_config.json's "
+      "\"chat_template\")");
+}
+
+ChatTemplate ChatTemplate::from_file(const std::filesystem::path& path) {
+  return ChatTemplate(read_file(path), path.string());
 }
 
 ChatTemplate::ChatTemplate(std::string source, std::string origin)

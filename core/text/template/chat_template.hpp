@@ -31,12 +31,21 @@ namespace jinja {
 struct ParsedTemplate;
 }
 
+// from_dir found no template at all (as opposed to one that does not compile).
+class ChatTemplateNotFound : public ChatTemplateError {
+ public:
+  using ChatTemplateError::ChatTemplateError;
+};
+
 class ChatTemplate {
  public:
   // Finds the template in a checkpoint folder: chat_template.jinja, else chat_template.json's
   // "chat_template", else tokenizer_config.json's "chat_template" (the entry named "default" when
-  // it is a list of {name, template}). Throws ChatTemplateError naming the folder when none has one.
+  // it is a list of {name, template}). Throws ChatTemplateNotFound naming the folder when none has one,
+  // ChatTemplateError naming the file when the template does not compile.
   static ChatTemplate from_dir(const std::filesystem::path& dir);
+  // A Jinja file (`mmrt serve --chat-template FILE`).
+  static ChatTemplate from_file(const std::filesystem::path& path);
 
   // Parses source; origin names it in error messages (usually the file it came from).
   explicit ChatTemplate(std::string source, std::string origin);

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/backend/cpu_kernels.hpp"
 #include "core/backend/kernels_dispatch.hpp"
 #include "core/backend/tensor.hpp"
 #include "core/plugin/status.hpp"
@@ -49,10 +50,12 @@ TEST_CASE("linear and embedding take bf16 and f16 weights with f32 activations, 
     const uint16_t wv[] = {one, 0, 0, 0, one, one};
     std::copy(wv, wv + 6, w.data_as<uint16_t>());
     const uint64_t before = cpu_weight_bytes_read();
-    REQUIRE(code_of(cpu_kernels()->linear(x.get(), w.get(), nullptr, y.get(), nullptr)) == MMRT_STATUS_OK);
+    REQUIRE(code_of(dispatch_kernels()->linear(x.get(), w.get(), nullptr, y.get(), nullptr)) ==
+            MMRT_STATUS_OK);
     CHECK(y.data_as<float>()[0] == 1.0f);
     CHECK(y.data_as<float>()[1] == 5.0f);
-    REQUIRE(code_of(cpu_kernels()->embedding(w.get(), ids.get(), rows.get(), nullptr)) == MMRT_STATUS_OK);
+    REQUIRE(code_of(dispatch_kernels()->embedding(w.get(), ids.get(), rows.get(), nullptr)) ==
+            MMRT_STATUS_OK);
     CHECK(std::vector<float>(rows.data_as<float>(), rows.data_as<float>() + 6) ==
           std::vector<float>{0, 1, 1, 1, 0, 0});
     CHECK(cpu_weight_bytes_read() - before == 6 * 2 + 2 * 3 * 2);  // all of w, then two rows of it
@@ -61,13 +64,13 @@ TEST_CASE("linear and embedding take bf16 and f16 weights with f32 activations, 
 
 TEST_CASE("a weight of another dtype or misaligned for its elements is INVALID_ARGUMENT") {
   Tensor x(kCpu, kF32, {1, 2}), y(kCpu, kF32, {1, 1}), w_i32(kCpu, kI32, {1, 2}), w(kCpu, kBF16, {1, 3});
-  CHECK(code_of(cpu_kernels()->linear(x.get(), w_i32.get(), nullptr, y.get(), nullptr)) ==
+  CHECK(code_of(dispatch_kernels()->linear(x.get(), w_i32.get(), nullptr, y.get(), nullptr)) ==
         MMRT_STATUS_INVALID_ARGUMENT);
   MmrtTensor odd = w.view();  // [1, 2] starting one byte in
   int64_t shape[] = {1, 2};
   odd.shape = shape;
   odd.byte_offset = 1;
-  CHECK(code_of(cpu_kernels()->linear(x.get(), &odd, nullptr, y.get(), nullptr)) ==
+  CHECK(code_of(dispatch_kernels()->linear(x.get(), &odd, nullptr, y.get(), nullptr)) ==
         MMRT_STATUS_INVALID_ARGUMENT);
 }
 

@@ -64,3 +64,67 @@ TEST_CASE("invalid sampling settings are refused by name") {
   p.max_tokens = 0;
   CHECK_THROWS_WITH(p.validate(10), doctest::Contains("max_tokens"));
 }
+
+TEST_CASE("repetition penalty divides positive and multiplies negative logits of seen tokens, once each") {
+  SamplingParams p;
+  p.repetition_penalty = 2.0f;
+  p.top_logprobs = 1;
+  const std::vector<float> logits = {3.0f, 2.0f, -1.0f, -1.5f};
+  const std::vector<int32_t> prompt = {0, 0, 0}, generated = {2};
+  // Token 0 (seen): 3 / 2 = 1.5 < 2, so greedy moves to token 1; token 2 (seen): -1 * 2 = -2 < -1.5.
+  const auto out = Sampler(p).sample(logits.data(), 4, prompt, generated);
+  CHECK(out.token == 1);
+  // Logprobs stay those of the raw logits.
+  CHECK(out.top[0].token == 0);
+  p.repetition_penalty = 1.0f;
+  CHECK(Sampler(p).sample(logits.data(), 4, prompt, generated).token == 0);
+}
+
+TEST_CASE("frequency and presence penalties subtract per occurrence and once, from output tokens only") {
+  const std::vector<float> logits = {3.0f, 2.5f, 0.0f};
+  const std::vector<int32_t> prompt = {1, 1, 1, 1}, generated = {0, 0};
+  SamplingParams p;
+  p.frequency_penalty = 0.2f;  // token 0: 3 - 0.4 = 2.6 > 2.5
+  CHECK(Sampler(p).sample(logits.data(), 3, prompt, generated).token == 0);
+  p.frequency_penalty = 0.3f;  // 3 - 0.6 = 2.4 < 2.5; the prompt's token 1 is not penalized
+  CHECK(Sampler(p).sample(logits.data(), 3, prompt, generated).token == 1);
+  p = {};
+  p.presence_penalty = 0.6f;  // 3 - 0.6 = 2.4, however often token 0 occurred
+  CHECK(Sampler(p).sample(logits.data(), 3, prompt, generated).token == 1);
+  p.presence_penalty = -1.0f;  // a negative penalty favours repeats
+  CHECK(Sampler(p).sample(logits.data(), 3, prompt, generated).token == 0);
+}
+
+TEST_CASE("min-p keeps only candidates at least min_p times as likely as the best") {
+  // Probabilities at temperature 1: token 0 is 1, token 1 is 0.5, token 2 is 0.05 relative to the best.
+  const std::vector<float> logits = {0.0f, std::log(0.5f), std::log(0.05f)};
+  SamplingParams p;
+  p.temperature = 1.0f;
+  p.seed = 7;
+  p.min_p = 0.1f;
+  Sampler s(p);
+  std::map<int32_t, int> counts;
+  for (int i = 0; i < 3000; ++i) ++counts[s.sample(logits.data(), 3).token];
+  CHECK(counts[2] == 0);
+  CHECK(counts[1] / 3000.0 == doctest::Approx(1.0 / 3.0).epsilon(0.1));
+  p.min_p = 0.0f;
+  Sampler all(p);
+  counts.clear();
+  for (int i = 0; i < 3000; ++i) ++counts[all.sample(logits.data(), 3).token];
+  CHECK(counts[2] > 0);
+}
+
+TEST_CASE("penalty settings out of range are refused by name") {
+  SamplingParams p;
+  p.repetition_penalty = 0.0f;
+  CHECK_THROWS_WITH(p.validate(10), doctest::Contains("repetition_penalty"));
+  p = {};
+  p.frequency_penalty = 2.5f;
+  CHECK_THROWS_WITH(p.validate(10), doctest::Contains("frequency_penalty"));
+  p = {};
+  p.presence_penalty = -3.0f;
+  CHECK_THROWS_WITH(p.validate(10), doctest::Contains("presence_penalty"));
+  p = {};
+  p.min_p = 1.5f;
+  CHECK_THROWS_WITH(p.validate(10), doctest::Contains("min_p"));
+}
