@@ -35,7 +35,8 @@ bool has_line(const std::string& out, const std::string& start) {
 TEST_CASE("plugin-check passes every in-tree plugin, created from its fixture checkpoint") {
   // The checkpoint each in-tree architecture is checked with; a new plugin adds its fixture here.
   const std::map<std::string, fs::path> fixtures = {
-      {"LlavaForConditionalGeneration", kSourceDir / "tests/fixtures/llava/llava_default"}};
+      {"LlavaForConditionalGeneration", kSourceDir / "tests/fixtures/llava/llava_default"},
+      {"Qwen2VLForConditionalGeneration", kSourceDir / "tests/fixtures/qwen2_vl/qwen2_vl_hub"}};
   int checked = 0;
   for (const auto& entry : fs::directory_iterator(kPluginDir)) {
     if (!entry.path().string().ends_with(".mmrt.json")) continue;
