@@ -4,6 +4,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/json.hpp>
 #include <cmath>
 #include <cstring>
@@ -320,6 +321,7 @@ struct TestImage {
 // Where a processor writes; what it wrote, comparable between calls.
 struct ProcessorResult {
   std::map<std::string, std::pair<std::vector<int64_t>, std::vector<uint8_t>>> tensors;
+  std::map<std::string, std::array<uint32_t, 2>> dtypes;  // {code, bits} of each tensor
   int64_t n_tokens = 0;
   bool operator==(const ProcessorResult&) const = default;
 };
@@ -346,6 +348,7 @@ struct ProcessorSink {
       n *= shape[i];
     }
     if (n > (int64_t(1) << 28)) return error_status(MMRT_STATUS_RESOURCE_EXHAUSTED, "output too large");
+    self->result.dtypes[name] = {dtype.code, dtype.bits};
     auto& [dims, bytes] = self->result.tensors[name];
     dims.assign(shape, shape + ndim);
     bytes.assign(size_t(n) * ((dtype.bits + 7) / 8), 0);
@@ -457,15 +460,52 @@ void encoder_calls(Subject& s, const void* table) {
   std::vector<int64_t> embeds_shape = {processed.n_tokens, dim};
   MmrtTensor embeds_tensor{
       embeds.data(), {MMRT_DEVICE_CPU, 0}, 2, {MMRT_DTYPE_FLOAT, 32, 1}, embeds_shape.data(), nullptr, 0};
+  // The processor's other outputs are the item's metadata, which the host hands over as MmrtItemData.
+  std::vector<std::string> names;
+  std::vector<std::vector<uint8_t>> metadata_bytes;
+  std::vector<MmrtTensor> metadata;
+  for (const auto& [name, tensor] : processed.tensors) {
+    if (name == "pixel_values") continue;
+    names.push_back(name);
+    metadata_bytes.push_back(tensor.second);
+  }
+  std::vector<std::vector<int64_t>> metadata_shapes;
+  for (const std::string& name : names) metadata_shapes.push_back(processed.tensors.at(name).first);
+  for (size_t i = 0; i < names.size(); ++i) {
+    const auto [code, bits] = processed.dtypes.at(names[i]);
+    const MmrtDataType dtype{uint8_t(code), uint8_t(bits), 1};
+    metadata.push_back({metadata_bytes[i].data(),
+                        {MMRT_DEVICE_CPU, 0},
+                        int32_t(metadata_shapes[i].size()),
+                        dtype,
+                        metadata_shapes[i].data(),
+                        nullptr,
+                        0});
+  }
+  std::vector<const char*> name_ptrs;
+  std::vector<const MmrtTensor*> tensor_ptrs;
+  for (size_t i = 0; i < names.size(); ++i) {
+    name_ptrs.push_back(names[i].c_str());
+    tensor_ptrs.push_back(&metadata[i]);
+  }
+  MmrtItemData item_data{};
+  item_data.struct_size = MMRT_SIZEOF(MmrtItemData, tensors);
+  item_data.n_tensors = int32_t(names.size());
+  item_data.names = name_ptrs.data();
+  item_data.tensors = tensor_ptrs.data();
+  const MmrtItemData* item_data_ptr = &item_data;
+  const int64_t pixel_rows = pixel_shape.empty() ? 0 : pixel_shape[0];
   const MmrtStream stream{MMRT_DEVICE_CPU, 0, nullptr};
   MmrtEncodeArgs args{};
-  args.struct_size = MMRT_SIZEOF(MmrtEncodeArgs, stream);
+  args.struct_size = MMRT_SIZEOF(MmrtEncodeArgs, item_data);
   args.n_items = 1;
   args.pixel_values = &pixels;
   args.image_grid_thw = grid_bytes.empty() ? nullptr : &grid;
   args.item_n_tokens = &processed.n_tokens;
   args.embeds = &embeds_tensor;
   args.stream = &stream;
+  args.item_pixel_rows = &pixel_rows;
+  args.item_data = &item_data_ptr;
   expect_ok(plugin_call("encoder.encode", [&] { return role.encode(handle(s), &args); }),
             "encoder.encode of the processed test image");
   for (float v : embeds) {
@@ -497,6 +537,14 @@ MmrtStatus* record_emit(void* ctx, const int32_t* ids, int64_t n_ids, const Mmrt
   result->ids.assign(ids, ids + n_ids);
   result->n_ranges = n_ranges;
   ++result->emits;
+  return nullptr;
+}
+
+// Multimodal-RoPE padders emit positions too; the host always offers the slot.
+MmrtStatus* record_positions(void*, const int32_t* positions3, int64_t n_ids, int64_t) {
+  if (n_ids < 0 || (n_ids > 0 && positions3 == nullptr)) {
+    return error_status(MMRT_STATUS_INVALID_ARGUMENT, "bad positions");
+  }
   return nullptr;
 }
 
@@ -538,6 +586,7 @@ PadResult pad_text(Subject& s, const MmrtPadderRole& role) {
   args.item_data = items;
   args.host_ctx = &result;
   args.emit = &record_emit;
+  args.emit_positions = &record_positions;
   args.emit_encoder_input = &ignore_encoder_input;
   const std::string what = n_tokens > 0 ? "padder.expand of the test image without text"
                                         : "padder.expand of a 4-token prompt without media";

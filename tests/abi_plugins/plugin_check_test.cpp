@@ -37,7 +37,8 @@ TEST_CASE("plugin-check passes every in-tree plugin, created from its fixture ch
   const std::map<std::string, fs::path> fixtures = {
       {"LlavaForConditionalGeneration", kSourceDir / "tests/fixtures/llava/llava_default"},
       {"Blip2ForConditionalGeneration", kSourceDir / "tests/fixtures/blip2/blip2_opt"},
-      {"VisionEncoderDecoderModel", kSourceDir / "tests/fixtures/nougat/nougat_a"}};
+      {"VisionEncoderDecoderModel", kSourceDir / "tests/fixtures/nougat/nougat_a"},
+      {"Qwen2VLForConditionalGeneration", kSourceDir / "tests/fixtures/qwen2_vl/qwen2_vl_hub"}};
   int checked = 0;
   for (const auto& entry : fs::directory_iterator(kPluginDir)) {
     if (!entry.path().string().ends_with(".mmrt.json")) continue;

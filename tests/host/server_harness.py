@@ -26,6 +26,7 @@ def model_dir(name=MODEL):
 
 
 def image_path(name):
+    """An image under tests/fixtures/llava/images, or `name` itself when it is an absolute path."""
     return os.path.join(FIXTURES, "images", name)
 
 

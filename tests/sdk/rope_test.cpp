@@ -101,3 +101,22 @@ TEST_CASE("rope: llama3 keeps high frequencies, divides low ones, blends the ban
   CHECK(n_mid > 0);
   check_close(rope_inv_freq(r, 128), want, 2e-6);
 }
+
+TEST_CASE("rope: multimodal sections (Qwen2-VL) in both spellings") {
+  RopeConfig v4 =
+      parse(R"({"rope_theta": 1000000.0, "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]}})");
+  RopeConfig v5 = parse(
+      R"({"rope_parameters": {"rope_type": "default", "type": "mrope", "rope_theta": 1000000.0, "mrope_section": [16, 24, 24]}})");
+  for (const RopeConfig& r : {v4, v5}) {
+    CHECK(r.type == RopeType::default_);  // "mrope" keeps the default frequencies
+    CHECK(r.theta == 1000000.0);
+    CHECK(r.mrope_section == std::vector<int32_t>{16, 24, 24});
+  }
+  check_close(rope_inv_freq(v4, 128), reference_default(1000000.0, 128), 1e-6);
+  CHECK(parse(R"({"rope_theta": 10.0})").mrope_section.empty());
+  CHECK_THROWS_WITH_AS(rope_inv_freq(v4, 64), doctest::Contains("mrope_section sums to 64"), Error);
+  CHECK_THROWS_WITH_AS(parse(R"({"rope_scaling": {"type": "mrope", "mrope_section": [16, 48]}})"),
+                       doctest::Contains("needs 3 entries"), Error);
+  CHECK_THROWS_WITH_AS(parse(R"({"rope_scaling": {"type": "mrope", "mrope_section": [16, -1, 24]}})"),
+                       doctest::Contains("mrope_section"), Error);
+}

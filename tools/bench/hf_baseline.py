@@ -3,24 +3,30 @@
 
 Each request: one random image of --image-size and --input-len random ordinary tokens in the model's prompt
 form (LLaVA: "USER: <image>\\n" ... " ASSISTANT:"; BLIP-2: "Question: " ... " Answer:", the processor adds the
-query tokens), then exactly --output-len generated tokens (EOS ignored), --batch requests per generate()
-call. Reports TTFT (a one-token generate of the batch), TPOT ((full - TTFT) / (output_len - 1)), output
-tokens/s, the image path (LLaVA: vision tower + projector; BLIP-2: ViT + Q-Former + projection) images/s at
-the batch size, and the process's peak RSS, as JSON.
+query tokens; Qwen2-VL: its chat template with the image first), then exactly --output-len generated tokens
+(EOS ignored), --batch requests per generate() call. Reports TTFT (a one-token generate of the batch), TPOT
+((full - TTFT) / (output_len - 1)), output tokens/s, the image path (LLaVA: vision tower + projector; BLIP-2:
+ViT + Q-Former + projection; Qwen2-VL: vision tower + merger) images/s at the batch size, and the process's
+peak RSS, as JSON.
 
     python3 tools/bench/hf_baseline.py --model /tmp/llava-7b-random --device cuda --dtype fp16 \\
         --batch 1 --input-len 24 --output-len 128 --image-size 336x336
 """
 import argparse
 import json
+import pathlib
 import resource
 import statistics
+import sys
 import time
 
 import numpy as np
 import torch
 from PIL import Image
-from transformers import AutoConfig, AutoProcessor, Blip2ForConditionalGeneration, LlavaForConditionalGeneration
+from transformers import (AutoProcessor, Blip2ForConditionalGeneration, LlavaForConditionalGeneration,
+                          Qwen2VLForConditionalGeneration)
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "fixtures"))
 
 
 def sync(device):
@@ -43,11 +49,19 @@ def main():
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype]
     w, h = (int(x) for x in args.image_size.split("x"))
 
-    processor = AutoProcessor.from_pretrained(args.model)
+    architecture = json.loads((pathlib.Path(args.model) / "config.json").read_text())["architectures"][0]
+    qwen2_vl = architecture == "Qwen2VLForConditionalGeneration"
+    blip2 = architecture == "Blip2ForConditionalGeneration"
+    if qwen2_vl:
+        from make_qwen2_vl_fixtures import allow_missing_video_processor, load_processor
+        allow_missing_video_processor()
+        processor = load_processor(args.model)
+        model = Qwen2VLForConditionalGeneration.from_pretrained(args.model, dtype=dtype).to(args.device).eval()
+    else:
+        processor = AutoProcessor.from_pretrained(args.model)
+        model_class = Blip2ForConditionalGeneration if blip2 else LlavaForConditionalGeneration
+        model = model_class.from_pretrained(args.model, dtype=dtype).to(args.device).eval()
     processor.tokenizer.padding_side = "left"
-    blip2 = AutoConfig.from_pretrained(args.model).model_type == "blip-2"
-    model_class = Blip2ForConditionalGeneration if blip2 else LlavaForConditionalGeneration
-    model = model_class.from_pretrained(args.model, dtype=dtype).to(args.device).eval()
     rng = np.random.default_rng(args.seed)
     images = [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for _ in range(args.batch)]
     words = ["the", "a", "cat", "on", "mat", "blue", "sky", "house", "tree", "red"]
@@ -56,7 +70,13 @@ def main():
         text = " ".join(rng.choice(words, size=4 * args.input_len))
         ids = processor.tokenizer(text, add_special_tokens=False).input_ids[: args.input_len]
         text = processor.tokenizer.decode(ids)
-        prompts.append(f"Question: {text} Answer:" if blip2 else "USER: <image>\n" + text + " ASSISTANT:")
+        if qwen2_vl:
+            messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
+            prompts.append(processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
+        elif blip2:
+            prompts.append(f"Question: {text} Answer:")
+        else:
+            prompts.append("USER: <image>\n" + text + " ASSISTANT:")
     inputs = processor(images=images, text=prompts, return_tensors="pt", padding=True).to(args.device)
     inputs["pixel_values"] = inputs["pixel_values"].to(dtype)
     gen = dict(do_sample=False, num_beams=1, min_new_tokens=args.output_len, max_new_tokens=args.output_len,
@@ -74,7 +94,11 @@ def main():
     ttft = [timed(lambda: model.generate(**inputs, **{**gen, "min_new_tokens": 1, "max_new_tokens": 1}))
             for _ in range(args.repeats)]
     full = [timed(lambda: model.generate(**inputs, **gen)) for _ in range(args.repeats)]
-    if blip2:
+    if qwen2_vl:
+        def image_path():
+            return model.model.get_image_features(pixel_values=inputs["pixel_values"],
+                                                  image_grid_thw=inputs["image_grid_thw"])
+    elif blip2:
         def image_path():
             return model.get_image_features(pixel_values=inputs["pixel_values"])
     else:

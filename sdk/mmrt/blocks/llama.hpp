@@ -44,16 +44,17 @@ struct LlamaConfig {
   int64_t head_dim = 128;
   int64_t max_position_embeddings = 2048;
   double rms_norm_eps = 1e-6;
-  bool attention_bias = false;
+  bool attention_bias = false;  // Llama: bias on q/k/v and o_proj alike
+  bool qkv_bias = false;        // Qwen2: bias on q/k/v only, o_proj without
   bool mlp_bias = false;
   bool tie_word_embeddings = false;
   RopeConfig rope;
 };
 
-// Reads a Llama text config. num_key_value_heads and head_dim default from the head count as in
-// LlamaConfig; hidden_act must be silu (the MLP is SwiGLU).
-inline LlamaConfig parse_llama_config(const json::Reader& text) {
-  LlamaConfig c;
+// Reads a Llama text config over `defaults` (another class's defaults, e.g. Qwen2's). num_key_value_heads
+// and head_dim default from the head count as in LlamaConfig; hidden_act must be silu (the MLP is SwiGLU).
+inline LlamaConfig parse_llama_config(const json::Reader& text, const LlamaConfig& defaults = {}) {
+  LlamaConfig c = defaults;
   c.vocab_size = text.get_int("vocab_size", c.vocab_size);
   c.hidden_size = text.get_int("hidden_size", c.hidden_size);
   c.intermediate_size = text.get_int("intermediate_size", c.intermediate_size);
@@ -68,7 +69,7 @@ inline LlamaConfig parse_llama_config(const json::Reader& text) {
   c.attention_bias = text.get_bool("attention_bias", c.attention_bias);
   c.mlp_bias = text.get_bool("mlp_bias", c.mlp_bias);
   c.tie_word_embeddings = text.get_bool("tie_word_embeddings", c.tie_word_embeddings);
-  c.rope = parse_rope_config(text);
+  c.rope = parse_rope_config(text, c.rope);
   require(parse_activation(text, "hidden_act", "silu") == MMRT_ACT_SILU, MMRT_STATUS_UNIMPLEMENTED,
           str(text.where("hidden_act"), "only silu (SwiGLU) is supported"));
   for (auto [key, v] : {std::pair{"vocab_size", c.vocab_size},
@@ -102,14 +103,15 @@ class LlamaModel {
     const int64_t D = config.hidden_size, I = config.intermediate_size, V = config.vocab_size;
     const int64_t q_dim = config.num_attention_heads * config.head_dim;
     const int64_t kv_dim = config.num_key_value_heads * config.head_dim;
+    const bool qkv_bias = config.attention_bias || config.qkv_bias;
     embed_tokens_ = w.matmul_weight(prefix + "embed_tokens.weight", {V, D});
     for (int64_t il = 0; il < config.num_hidden_layers; ++il) {
       const std::string l = layer_name(prefix + "layers.{i}.", il);
       DecoderLayer layer;
       layer.input_layernorm = w.get(l + "input_layernorm.weight", {D});
-      layer.q_proj = load_linear(w, l + "self_attn.q_proj", q_dim, D, config.attention_bias);
-      layer.k_proj = load_linear(w, l + "self_attn.k_proj", kv_dim, D, config.attention_bias);
-      layer.v_proj = load_linear(w, l + "self_attn.v_proj", kv_dim, D, config.attention_bias);
+      layer.q_proj = load_linear(w, l + "self_attn.q_proj", q_dim, D, qkv_bias);
+      layer.k_proj = load_linear(w, l + "self_attn.k_proj", kv_dim, D, qkv_bias);
+      layer.v_proj = load_linear(w, l + "self_attn.v_proj", kv_dim, D, qkv_bias);
       layer.o_proj = load_linear(w, l + "self_attn.o_proj", D, q_dim, config.attention_bias);
       layer.post_attention_layernorm = w.get(l + "post_attention_layernorm.weight", {D});
       layer.gate_proj = load_linear(w, l + "mlp.gate_proj", I, D, config.mlp_bias);
@@ -137,7 +139,7 @@ class LlamaModel {
     spec.head_dim = static_cast<int32_t>(config_.head_dim);
     spec.dtype = dtype;
     spec.n_cross_layer = 0;
-    spec.position_axes = 1;
+    spec.position_axes = config_.rope.mrope_section.empty() ? 1 : 3;
     spec.vocab_size = config_.vocab_size;
     spec.hidden_size = config_.hidden_size;
     spec.max_position = config_.max_position_embeddings;
@@ -149,7 +151,8 @@ class LlamaModel {
     ops.embedding(embed_tokens_, ids, h);
   }
 
-  // Runs every decoder layer over h [n_tokens, D] in place. positions int32 [n_tokens].
+  // Runs every decoder layer over h [n_tokens, D] in place. positions int32 [n_tokens], or [3, n_tokens]
+  // (t, h, w rows) with an mrope_section.
   void layers(const Ops& ops, Scratch& scratch, const TensorView& h, const TensorView& positions,
               const MmrtBatchLayout* layout, const MmrtKvLayer* kv) {
     const LlamaConfig& c = config_;
@@ -159,6 +162,9 @@ class LlamaModel {
     const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
     const TensorView& inv_freq = inv_freq_.get(ops);
     const MmrtDataType dt = h.dtype();
+    const int32_t* mrope_section = c.rope.mrope_section.empty() ? nullptr : c.rope.mrope_section.data();
+    require(positions.numel() == (mrope_section ? 3 : 1) * n, MMRT_STATUS_INVALID_ARGUMENT,
+            str("positions ", positions.describe(), " for ", n, " tokens", mrope_section ? " (3 rows)" : ""));
 
     TensorView x = scratch.tensor(dt, {n, D});
     TensorView q = scratch.tensor(dt, {n, H, Dh});
@@ -175,8 +181,8 @@ class LlamaModel {
       ops.linear(x, l.q_proj.weight, l.q_proj.bias, q.reshape({n, H * Dh}));
       ops.linear(x, l.k_proj.weight, l.k_proj.bias, k.reshape({n, Hkv * Dh}));
       ops.linear(x, l.v_proj.weight, l.v_proj.bias, v.reshape({n, Hkv * Dh}));
-      ops.rope(q, positions, inv_freq);
-      ops.rope(k, positions, inv_freq);
+      ops.rope(q, positions, inv_freq, mrope_section);
+      ops.rope(k, positions, inv_freq, mrope_section);
       ops.kv_cache_write(k, v, kv[il], layout);
       ops.paged_attention(q, kv[il], layout, scale, attn);
       ops.linear(attn.reshape({n, H * Dh}), l.o_proj.weight, l.o_proj.bias, x);

@@ -10,6 +10,9 @@
 // The config accepts both the v4 keys (`rope_theta`, `rope_scaling: {type|rope_type, ...}`) and the v5
 // `rope_parameters: {rope_type, rope_theta, ...}`. Types whose frequencies depend on the sequence length
 // (dynamic, yarn, longrope) are rejected when parsed, with the key named.
+// Multimodal RoPE (Qwen2-VL) keeps the default frequencies and adds `mrope_section` {t, h, w}: how many
+// frequency pairs follow each of the three position rows. The v4 files spell its type "mrope", which
+// Transformers rewrites to "default".
 #ifndef MMRT_SDK_BLOCKS_ROPE_HPP_
 #define MMRT_SDK_BLOCKS_ROPE_HPP_
 
@@ -35,12 +38,15 @@ struct RopeConfig {
   double low_freq_factor = 1.0;
   double high_freq_factor = 4.0;
   int64_t original_max_position_embeddings = 8192;
+  // Pairs per position row (t, h, w), summing to rope_dim / 2; empty for 1-D positions.
+  std::vector<int32_t> mrope_section;
 };
 
 // Reads the rope settings of a text config (`text` is the object holding rope_theta / rope_scaling /
 // rope_parameters).
-inline RopeConfig parse_rope_config(const json::Reader& text) {
-  RopeConfig rope;
+// rope_theta falls back to `defaults.theta` (the model class's default).
+inline RopeConfig parse_rope_config(const json::Reader& text, const RopeConfig& defaults = {}) {
+  RopeConfig rope = defaults;
   rope.theta = text.get_double("rope_theta", rope.theta);
   rope.partial_rotary_factor = text.get_double("partial_rotary_factor", 1.0);
   // v5 keeps everything in rope_parameters (rope_theta included); v4 splits theta and rope_scaling.
@@ -49,6 +55,14 @@ inline RopeConfig parse_rope_config(const json::Reader& text) {
   rope.theta = scaling.get_double("rope_theta", rope.theta);
   rope.partial_rotary_factor = scaling.get_double("partial_rotary_factor", rope.partial_rotary_factor);
   std::string type = scaling.get_string("rope_type", scaling.get_string("type", "default"));
+  for (int64_t pairs : scaling.get_int_list("mrope_section", {})) {
+    require(pairs >= 0 && pairs <= INT32_MAX, MMRT_STATUS_INVALID_ARGUMENT,
+            str(scaling.where("mrope_section"), pairs, " is not a pair count"));
+    rope.mrope_section.push_back(static_cast<int32_t>(pairs));
+  }
+  require(rope.mrope_section.empty() || rope.mrope_section.size() == 3, MMRT_STATUS_INVALID_ARGUMENT,
+          str(scaling.where("mrope_section"), "needs 3 entries (t, h, w), got ", rope.mrope_section.size()));
+  if (type == "mrope") type = "default";
   if (type == "default") {
     rope.type = RopeType::default_;
   } else if (type == "linear") {
@@ -79,6 +93,11 @@ inline std::vector<float> rope_inv_freq(const RopeConfig& rope, int64_t head_dim
   const int64_t dim = rope_dim(rope, head_dim);
   require(dim > 0 && dim % 2 == 0, MMRT_STATUS_INVALID_ARGUMENT,
           str("rope dim ", dim, " must be positive and even"));
+  if (!rope.mrope_section.empty()) {
+    const int64_t pairs = int64_t{rope.mrope_section[0]} + rope.mrope_section[1] + rope.mrope_section[2];
+    require(pairs == dim / 2 && dim == head_dim, MMRT_STATUS_INVALID_ARGUMENT,
+            str("mrope_section sums to ", pairs, " pairs; head_dim ", head_dim, " rotates ", dim / 2));
+  }
   const float base = static_cast<float>(rope.theta);
   std::vector<float> inv_freq(static_cast<size_t>(dim / 2));
   for (int64_t i = 0; i < dim / 2; ++i) {

@@ -20,9 +20,11 @@ using namespace mmrt;
 
 namespace {
 
-// A plugin's fixture folder (tests/fixtures/<fixture>); LLaVA's unless a test names another.
-fs::path fixtures(const std::string& fixture = "llava") {
-  return fs::path(MMRT_SOURCE_DIR) / "tests" / "fixtures" / fixture;
+const fs::path kFixtures = fs::path(MMRT_SOURCE_DIR) / "tests" / "fixtures";
+
+// "llava/llava_default" -> tests/fixtures/llava, whose goldens.json and images/ the model's cases use.
+fs::path family_dir(const std::string& model) {
+  return kFixtures / fs::path(model).parent_path();
 }
 
 struct Golden {
@@ -40,15 +42,16 @@ std::vector<uint8_t> read_bytes(const fs::path& p) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-std::vector<Golden> goldens_for(const std::string& model, const std::string& fixture = "llava") {
-  std::ifstream in(fixtures(fixture) / "goldens.json");
+std::vector<Golden> goldens_for(const std::string& model) {
+  const fs::path dir = family_dir(model);
+  std::ifstream in(dir / "goldens.json");
   std::stringstream s;
   s << in.rdbuf();
   const boost::json::value all = boost::json::parse(s.str());
   std::vector<Golden> out;
   for (const auto& v : all.as_array()) {
     const auto& c = v.as_object();
-    if (c.at("model").as_string() != model) continue;
+    if (c.at("model").as_string() != fs::path(model).filename().string()) continue;
     Golden g;
     g.name = std::string(c.at("name").as_string());
     g.chat = c.at("chat").as_bool();
@@ -57,7 +60,7 @@ std::vector<Golden> goldens_for(const std::string& model, const std::string& fix
     g.token_ids = boost::json::value_to<std::vector<int32_t>>(c.at("token_ids"));
     g.text = std::string(c.at("text").as_string());
     for (const auto& img : c.at("images").as_array()) {
-      g.images.push_back(image::decode_image(read_bytes(fixtures(fixture) / std::string(img.as_string()))));
+      g.images.push_back(image::decode_image(read_bytes(dir / std::string(img.as_string()))));
     }
     out.push_back(std::move(g));
   }
@@ -69,12 +72,13 @@ struct Loaded {
   std::unique_ptr<engine::Model> model;
 };
 
-Loaded load(const std::string& name, const std::string& fixture = "llava") {
+// A model folder under tests/fixtures, e.g. "llava/llava_default".
+Loaded load(const std::string& model) {
   plugin::PluginSearch search;
   search.dirs = {fs::path(MMRT_BINARY_DIR) / "lib" / "mmrt" / "plugins"};
   search.use_env = false;
   Loaded out{plugin::PluginRegistry::scan(search), nullptr};
-  out.model = engine::Model::load({fixtures(fixture) / name, "cpu"}, out.registry);
+  out.model = engine::Model::load({kFixtures / model, "cpu"}, out.registry);
   return out;
 }
 
@@ -141,8 +145,8 @@ std::vector<engine::RequestInput> inputs_for(const engine::Model& model, const s
 }  // namespace
 
 TEST_CASE("one batch of many requests gives each its single-request answer") {
-  Loaded m = load("llava_default");
-  const auto goldens = goldens_for("llava_default");
+  Loaded m = load("llava/llava_default");
+  const auto goldens = goldens_for("llava/llava_default");
   REQUIRE(goldens.size() >= 4);
   engine::Engine eng(*m.model, {});
   const auto got = run_all(eng, inputs_for(*m.model, goldens, 3));
@@ -151,8 +155,8 @@ TEST_CASE("one batch of many requests gives each its single-request answer") {
 }
 
 TEST_CASE("chunked prefill with a tiny token budget changes nothing") {
-  Loaded m = load("llava_gqa_full");
-  const auto goldens = goldens_for("llava_gqa_full");
+  Loaded m = load("llava/llava_gqa_full");
+  const auto goldens = goldens_for("llava/llava_gqa_full");
   engine::EngineConfig config;
   config.max_batched_tokens = 5;
   config.block_size = 4;
@@ -166,8 +170,8 @@ TEST_CASE(
     "BLIP-2: many requests in one batch, prefilled in small chunks, give their single-request answers") {
   for (const char* name : {"blip2_opt", "blip2_opt_tied"}) {
     CAPTURE(name);
-    Loaded m = load(name, "blip2");
-    const auto goldens = goldens_for(name, "blip2");
+    Loaded m = load(std::string("blip2/") + name);
+    const auto goldens = goldens_for(std::string("blip2/") + name);
     REQUIRE(goldens.size() >= 3);
     engine::EngineConfig config;
     config.max_batched_tokens = 7;  // query rows and text split across chunks, decode steps mixed in
@@ -180,8 +184,8 @@ TEST_CASE(
 }
 
 TEST_CASE("a KV cache too small for everyone preempts and still answers correctly") {
-  Loaded m = load("llava_default");
-  const auto goldens = goldens_for("llava_default");
+  Loaded m = load("llava/llava_default");
+  const auto goldens = goldens_for("llava/llava_default");
   engine::EngineConfig config;
   config.block_size = 4;
   config.n_blocks = 24;  // the longest request needs ~15 blocks; six requests cannot run together
@@ -195,8 +199,8 @@ TEST_CASE("a KV cache too small for everyone preempts and still answers correctl
 }
 
 TEST_CASE("a repeated image and prompt reuses cached blocks and encodings; a different image does not") {
-  Loaded m = load("llava_default");
-  const auto goldens = goldens_for("llava_default");
+  Loaded m = load("llava/llava_default");
+  const auto goldens = goldens_for("llava/llava_default");
   const Golden& g = goldens.at(0);
   REQUIRE(g.images.size() == 1);
   engine::EngineConfig config;
@@ -221,9 +225,29 @@ TEST_CASE("a repeated image and prompt reuses cached blocks and encodings; a dif
   CHECK(eng.stats().kv_blocks_held == 0);
 }
 
+// Qwen2-VL's three-row M-RoPE positions come from the padder for prompt tokens and from index + delta for
+// generated ones; batching, tiny prefill chunks and cached prefixes must all hand the decoder the same rows.
+TEST_CASE("Qwen2-VL: M-RoPE positions survive batching, chunked prefill and prefix reuse") {
+  Loaded m = load("qwen2_vl/qwen2_vl_hub");
+  const auto goldens = goldens_for("qwen2_vl/qwen2_vl_hub");
+  REQUIRE(goldens.size() >= 5);
+  engine::EngineConfig config;
+  config.max_batched_tokens = 7;
+  config.block_size = 4;
+  engine::Engine eng(*m.model, config);
+  check_against_goldens(goldens, run_all(eng, inputs_for(*m.model, goldens, 2)), 2);
+
+  const Golden& g = goldens.at(3);  // two images
+  REQUIRE(g.images.size() == 2);
+  auto again = run_all(eng, {make_input(*m.model, g, "again")});
+  CHECK(again["again"].tokens == g.token_ids);
+  CHECK(again["again"].cached_tokens > 0);
+  CHECK(eng.stats().kv_blocks_held == 0);
+}
+
 TEST_CASE("a cancelled request ends with abort and frees its blocks") {
-  Loaded m = load("llava_default");
-  const auto goldens = goldens_for("llava_default");
+  Loaded m = load("llava/llava_default");
+  const auto goldens = goldens_for("llava/llava_default");
   engine::Engine eng(*m.model, {});
   engine::RequestInput in = make_input(*m.model, goldens.at(0), "c");
   in.params.max_tokens = 200;
@@ -244,8 +268,8 @@ TEST_CASE("a cancelled request ends with abort and frees its blocks") {
 }
 
 TEST_CASE("stop strings cut the text where they first appear") {
-  Loaded m = load("llava_default");
-  const Golden g = goldens_for("llava_default").at(0);
+  Loaded m = load("llava/llava_default");
+  const Golden g = goldens_for("llava/llava_default").at(0);
   REQUIRE(g.text.size() > 6);
   const std::string stop = g.text.substr(4, 3);
   engine::Engine eng(*m.model, {});
@@ -261,8 +285,8 @@ TEST_CASE("stop strings cut the text where they first appear") {
 }
 
 TEST_CASE("requests that can never fit, or are malformed, are refused at submit") {
-  Loaded m = load("llava_default");
-  const Golden g = goldens_for("llava_default").at(0);
+  Loaded m = load("llava/llava_default");
+  const Golden g = goldens_for("llava/llava_default").at(0);
   engine::EngineConfig config;
   config.block_size = 4;
   config.n_blocks = 8;

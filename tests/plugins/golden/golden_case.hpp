@@ -12,7 +12,7 @@
 namespace mmrt::test {
 
 // One row per plugin: the folder under tests/fixtures whose goldens.json it must reproduce.
-inline const char* const kPluginFixtures[] = {"llava", "blip2", "nougat"};
+inline const char* const kPluginFixtures[] = {"llava", "blip2", "nougat", "qwen2_vl"};
 
 inline std::filesystem::path fixture_dir(const char* fixture) {
   return kSourceDir / "tests" / "fixtures" / fixture;
