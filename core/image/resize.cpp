@@ -116,7 +116,7 @@ Coefficients precompute_coefficients(int in_size, double in0, double in1, int ou
   return c;
 }
 
-uint8_t clip8(int value) {
+uint8_t clamp_to_u8(int value) {
   if (value >= (1 << kPrecisionBits << 8)) return 255;
   if (value <= 0) return 0;
   return static_cast<uint8_t>(value >> kPrecisionBits);
@@ -137,9 +137,9 @@ void resample_horizontal(const Image& in, int first_row, const Coefficients& c, 
         ss1 += p[1] * k[x];
         ss2 += p[2] * k[x];
       }
-      dst[3 * xx] = clip8(ss0);
-      dst[3 * xx + 1] = clip8(ss1);
-      dst[3 * xx + 2] = clip8(ss2);
+      dst[3 * xx] = clamp_to_u8(ss0);
+      dst[3 * xx + 1] = clamp_to_u8(ss1);
+      dst[3 * xx + 2] = clamp_to_u8(ss2);
     }
   }
 }
@@ -158,7 +158,7 @@ void resample_vertical(const Image& in, int row_offset, const Coefficients& c, I
       for (size_t i = 0; i < row_bytes; ++i) sums[i] += src[i] * weight;
     }
     uint8_t* dst = out.rgb.data() + static_cast<size_t>(yy) * row_bytes;
-    for (size_t i = 0; i < row_bytes; ++i) dst[i] = clip8(sums[i]);
+    for (size_t i = 0; i < row_bytes; ++i) dst[i] = clamp_to_u8(sums[i]);
   }
 }
 

@@ -4,9 +4,9 @@
 // Convolution filters are separable: a horizontal pass into a uint8 temporary, then a vertical pass, each
 // only when that axis changes. Coefficients are the filter sampled at source pixel centres, scaled by
 // max(1, in/out) when shrinking, normalised, then rounded to 22-bit fixed point; each output is
-// clip8((2^21 + sum(pixel * coeff)) >> 22). Example: bilinear 4 -> 2 pixels centres output 0 on source 1.0
-// with support 2, so taps 0, 1, 2 get weights 0.75, 0.75, 0.25, normalised by their sum 1.75.
-// All functions are pure and thread-safe; alpha is not resampled (results carry no alpha).
+// clamp_to_u8((2^21 + sum(pixel * coeff)) >> 22). Example: bilinear 4 -> 2 pixels centres output 0 on
+// source 1.0 with support 2, so taps 0, 1, 2 get weights 0.75, 0.75, 0.25, normalised by their sum 1.75. All
+// functions are pure and thread-safe; alpha is not resampled (results carry no alpha).
 #pragma once
 
 #include <cstdint>

@@ -203,3 +203,47 @@ TEST_CASE("the 1.0 preprocess slot serves resize/crop/normalize processors and r
 
 }  // namespace
 }  // namespace mmrt::backend
+
+namespace mmrt::backend {
+namespace {
+
+sdk::image::ResizeCropNormalizeConfig parse_config(const std::string& text) {
+  const sdk::json::Value config = sdk::json::parse(text, "preprocessor_config");
+  return sdk::image::ResizeCropNormalizeConfig::parse(sdk::json::Reader(config, "preprocessor_config"));
+}
+
+TEST_CASE("the composition's fingerprint names every setting; legacy names select it; bad keys are named") {
+  sdk::set_host(plugin::host_api());
+  const sdk::image::Primitives px(image_service());
+  const auto fingerprint = [&](const std::string& text) {
+    return sdk::image::ResizeCropNormalize(px, parse_config(text)).fingerprint();
+  };
+  const std::string clip336 =
+      R"({"image_processor_type": "CLIPImageProcessor", "size": {"shortest_edge": 336},
+                                  "crop_size": {"height": 336, "width": 336}})";
+  const std::string clip32 = R"({"image_processor_type": "CLIPImageProcessor", "size": {"shortest_edge": 32},
+                                 "crop_size": {"height": 32, "width": 32}})";
+  CHECK(fingerprint(clip336) != fingerprint(clip32));
+  CHECK(fingerprint(clip336).find("shortest_edge=336") != std::string::npos);
+  CHECK(fingerprint(clip336) == fingerprint(clip336));
+  CHECK(fingerprint(R"({"image_processor_type": "CLIPImageProcessorFast"})")
+            .starts_with("CLIPImageProcessor("));
+  CHECK(fingerprint(R"({"feature_extractor_type": "CLIPFeatureExtractor"})")
+            .starts_with("CLIPImageProcessor("));
+  CHECK(fingerprint(R"({"image_processor_type": "BlipImageProcessor"})").find("height=384,width=384") !=
+        std::string::npos);
+  CHECK_THROWS_WITH_AS(parse_config(R"({"image_processor_type": "SiglipImageProcessor"})"),
+                       doctest::Contains("SiglipImageProcessor"), sdk::Error);
+  CHECK_THROWS_WITH_AS(
+      parse_config(R"({"image_processor_type": "CLIPImageProcessor", "resample": "bicubic"})"),
+      doctest::Contains("resample"), sdk::Error);
+  CHECK_THROWS_WITH_AS(
+      parse_config(R"({"image_processor_type": "CLIPImageProcessor", "image_mean": [0.5, 0.5]})"),
+      doctest::Contains("image_mean"), sdk::Error);
+  CHECK_THROWS_WITH_AS(parse_config(R"({"image_processor_type": "CLIPImageProcessor", "do_center_crop": true,
+                                        "crop_size": {"height": 5}})"),
+                       doctest::Contains("crop_size"), sdk::Error);
+}
+
+}  // namespace
+}  // namespace mmrt::backend

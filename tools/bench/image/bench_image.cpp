@@ -1,9 +1,10 @@
-// mmrt_bench_image: decode + preprocess throughput, one thread, for each supported image processor.
+// mmrt_bench_image: decode + preprocess throughput, one thread, for the resize/crop/normalize processors the
+// SDK composes from the host's image primitives (the Qwen2-VL and Nougat processors live in their plugins).
 //
 // Usage: mmrt_bench_image [image.jpg] [seconds per processor, default 2]
 // Without a file it encodes a synthetic 1024x768 JPEG (quality 90, 4:2:0) in memory, the same picture
 // tools/bench/image/bench_transformers.py writes, so the two numbers compare like for like.
-// The processor settings are the hub configs of llava-1.5 (CLIP 336), BLIP-2 (224), Qwen2-VL and Nougat.
+// The processor settings are the hub configs of llava-1.5 (CLIP 336) and BLIP-2 (224).
 #include <cstddef>
 #include <cstdio>
 
@@ -18,10 +19,10 @@
 #include <utility>
 #include <vector>
 
-#include <boost/json.hpp>
-
+#include "core/backend/image_service.hpp"
 #include "core/image/decode.hpp"
-#include "core/image/image_processor.hpp"
+#include "core/plugin/host_api.hpp"
+#include "mmrt/image/resize_crop_normalize.hpp"
 
 namespace {
 
@@ -73,10 +74,6 @@ const std::pair<const char*, const char*> kConfigs[] = {
          "crop_size": {"height": 336, "width": 336}, "resample": 3})"},
     {"BLIP-224 (blip2)",
      R"({"image_processor_type": "BlipImageProcessor", "size": {"height": 224, "width": 224}, "resample": 3})"},
-    {"Qwen2-VL (hub min/max_pixels)",
-     R"({"image_processor_type": "Qwen2VLImageProcessor", "min_pixels": 3136, "max_pixels": 12845056})"},
-    {"Nougat-896x672",
-     R"({"image_processor_type": "NougatImageProcessor", "size": {"height": 896, "width": 672}})"},
 };
 
 }  // namespace
@@ -105,14 +102,25 @@ int main(int argc, char** argv) {
   const double decode_time = std::chrono::duration<double>(Clock::now() - decode_start).count();
   std::printf("decode only: %.1f images/s (%zu-byte file)\n", n_decodes / decode_time, file.size());
 
+  mmrt::sdk::set_host(mmrt::plugin::host_api());
+  const mmrt::sdk::image::Primitives primitives(mmrt::backend::image_service());
   for (const auto& [name, json] : kConfigs) {
-    const auto processor = mmrt::image::make_image_processor(boost::json::parse(json).as_object());
+    const mmrt::sdk::json::Value config = mmrt::sdk::json::parse(json, name);
+    const mmrt::sdk::image::ResizeCropNormalize processor(
+        primitives,
+        mmrt::sdk::image::ResizeCropNormalizeConfig::parse(mmrt::sdk::json::Reader(config, name)));
     int n_images = 0;
     size_t n_values = 0;
     const auto start = Clock::now();
     while (std::chrono::duration<double>(Clock::now() - start).count() < seconds) {
-      const mmrt::image::ProcessedImage out = processor->process(mmrt::image::decode_image(file));
-      n_values = out.pixel_values.size();
+      const mmrt::image::Image image = mmrt::image::decode_image(file);
+      MmrtImage view{};
+      view.struct_size = MMRT_SIZEOF(MmrtImage, alpha);
+      view.width = image.width;
+      view.height = image.height;
+      view.rgb = image.rgb.data();
+      view.alpha = image.alpha.empty() ? nullptr : image.alpha.data();
+      n_values = processor.process(view).values.size();
       ++n_images;
     }
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
