@@ -163,10 +163,11 @@ int run_plugin_check(const std::vector<std::string>& argv) {
        {"run-check", true, false, "internal: run one check in this process (plugin-check's children)"}},
       rest);
   if (args.flag("help")) {
-    std::cout << "mmrt plugin-check LIB.so: loads the plugin LIB.so (with its manifest beside it) in child\n"
-                 "processes and runs the ABI conformance checks; exits 1 when one fails. Plugin log lines are\n"
-                 "off unless --log-level says otherwise.\n"
-              << args.usage();
+    std::cout
+        << "mmrt plugin-check LIB.so: loads the plugin LIB.so (with its manifest beside it) in child\n"
+           "processes and runs the ABI conformance checks; exits 1 when one fails. Plugin log lines are\n"
+           "off unless --log-level says otherwise.\n"
+        << args.usage();
     return 0;
   }
   if (library.empty()) throw UsageError("plugin-check needs the plugin library: mmrt plugin-check LIB.so");

@@ -619,7 +619,6 @@ void padder_concurrent(Subject& s, const void* table) {
 // decoder
 // ----------------------------------------------------------------------------------------------------
 
-
 KvSpec kv_spec(Subject& s, const MmrtDecoderRole& role) {
   KvSpec out;
   out.spec.struct_size = MMRT_SIZEOF(MmrtKvSpec, max_encoder_len);

@@ -271,8 +271,9 @@ void Engine::sample(const StepPlan& plan) {
     Sequence& seq = *c.seq;
     if (seq.n_computed != int64_t(seq.tokens.size())) continue;
     const std::span<const int32_t> ids(seq.tokens);
-    const Sample s = seq.sampler.sample(runner_.logits(logit_index++), spec_.vocab_size,
-                                        ids.first(size_t(seq.prompt_len)), ids.subspan(size_t(seq.prompt_len)));
+    const Sample s =
+        seq.sampler.sample(runner_.logits(logit_index++), spec_.vocab_size, ids.first(size_t(seq.prompt_len)),
+                           ids.subspan(size_t(seq.prompt_len)));
     if (seq.n_generated == 0) seq.first_token = now;
     seq.last_token = now;
     RequestEvent event;

@@ -9,7 +9,16 @@
 
 namespace mmrt::cpu {
 
-enum class ScratchSlot { attention_scores, attention_bias, rope_cos, rope_sin, im2col, weight_panel, gemv_x, count };
+enum class ScratchSlot {
+  attention_scores,
+  attention_bias,
+  rope_cos,
+  rope_sin,
+  im2col,
+  weight_panel,
+  gemv_x,
+  count
+};
 
 inline float* thread_scratch(ScratchSlot slot, size_t n_floats) {
   thread_local std::array<std::vector<float>, static_cast<size_t>(ScratchSlot::count)> buffers;
